@@ -1,0 +1,49 @@
+"""Opening large snapshots: 10,000 deployments (≤ 1 s) and 100,000 (≤ 8 s, ≤ 1.5 GB peak).
+
+"Open" = read the file + build the inventory + derive what the four tabs show (policy rows, asset
+rows, matrix rows, security lists), measured in a fresh process; peak memory is that process's
+maximum resident set size.
+"""
+
+from __future__ import annotations
+
+from bench.common import demo_snapshot, run_json
+
+CODE = r"""
+import json, resource, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from fcdesk.store.snapshot import read_snapshot
+from fcdesk.core.inventory import Inventory
+t_import = time.perf_counter()
+snap = read_snapshot(Path(sys.argv[1]))
+t_read = time.perf_counter()
+inv = Inventory.build(snap.meta, snap.records)
+t_build = time.perf_counter()
+policies = inv.policy_rows(); assets = inv.asset_rows(); matrix = inv.matrix_rows()
+recs = inv.scoped_recommendations(); alerts = inv.scoped_alerts()
+t_rows = time.perf_counter()
+print(json.dumps({
+  "records": len(snap.records), "deployments": len(inv.deployments), "assets": len(assets), "matrix": len(matrix),
+  "read_s": t_read - t_import, "build_s": t_build - t_read, "rows_s": t_rows - t_build, "open_s": t_rows - t_import,
+  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+CASES = ((250, 1.0, None), (2500, 8.0, 1536))
+
+
+def main() -> None:
+    for scale, target_s, target_mb in CASES:
+        path = demo_snapshot(scale)
+        r = run_json(CODE, str(path))
+        size_mb = path.stat().st_size / 1e6
+        mem = f", peak {r['peak_mb']:.0f} MB" + (f" (target ≤ {target_mb})" if target_mb else "")
+        print(
+            f"open {r['deployments']:,} deployments ({r['records']:,} records, {size_mb:.0f} MB file): "
+            f"{r['open_s']:.2f} s (read {r['read_s']:.2f}, build {r['build_s']:.2f}, rows {r['rows_s']:.2f}; target ≤ {target_s:g} s){mem}"
+        )
+
+
+if __name__ == "__main__":
+    main()

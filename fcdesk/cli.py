@@ -1,0 +1,112 @@
+"""Command-line interface.
+
+Exit codes: 0 success; 1 the work failed (unreadable snapshot, self-test failure); 2 bad arguments.
+Errors are one plain sentence on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fcdesk import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 on bad arguments: keep that, say it plainly
+        self.print_usage(sys.stderr)
+        print(f"fcdesk: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="fcdesk",
+        description="Foundry Compliance Desk: guardrails, guardrail policies and security posture "
+        "of Azure AI model deployments. With no command, opens the window.",
+    )
+    p.add_argument("--version", action="version", version=f"fcdesk {__version__}")
+    p.add_argument("--snapshot", type=Path, metavar="PATH", help="open this .fcsnap file (default: newest in the library, else the demo)")
+    p.add_argument("--self-test", action="store_true", help="start the real window, open every tab and dock, print a JSON result and exit")
+    p.add_argument("--screenshots", type=Path, metavar="DIR", help="with --self-test: save a PNG of each tab into DIR")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    rep = sub.add_parser("report", help="counts, policy compliance and the guardrail matrix of a snapshot")
+    rep.add_argument("path", type=Path, help="a .fcsnap file")
+    rep.add_argument("--format", choices=("json", "csv"), default="json")
+    rep.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of standard output")
+
+    demo = sub.add_parser("demo", help="generate the deterministic demo tenant as a snapshot file")
+    demo.add_argument("--out", type=Path, required=True, metavar="PATH")
+    demo.add_argument("--scale", type=int, default=1, metavar="N", help="multiply everything by N (250 ≈ 10,000 deployments)")
+    demo.add_argument("--seed", type=int, default=0, metavar="S")
+    return p
+
+
+def run(argv: list[str] | None = None, *, t0: float | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.screenshots is not None and not args.self_test:
+        parser.error("--screenshots needs --self-test")
+    if args.command == "report":
+        return _report(args)
+    if args.command == "demo":
+        return _demo(args)
+    if args.self_test:
+        from fcdesk.selftest import run_self_test
+
+        return run_self_test(args.snapshot, args.screenshots, t0=t0)
+    from fcdesk.gui import run_gui
+
+    return run_gui(args.snapshot)
+
+
+def _fail(message: str) -> int:
+    print(f"fcdesk: {message}", file=sys.stderr)
+    return EXIT_FAIL
+
+
+def _report(args: argparse.Namespace) -> int:
+    from fcdesk.app import load_inventory
+    from fcdesk.core.report import build_report, report_csv
+    from fcdesk.store.snapshot import SnapshotError, sha256_of
+
+    try:
+        loaded = load_inventory(args.path)
+        digest = sha256_of(args.path)
+    except SnapshotError as exc:
+        return _fail(exc.user_message)
+    report = build_report(loaded.inventory, path=str(args.path), sha256=digest)
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n" if args.format == "json" else report_csv(report)
+    return _emit(text, args.out)
+
+
+def _emit(text: str, out: Path | None) -> int:
+    if out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return _fail(f'could not write "{out}": {exc.strerror or exc}')
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.scale < 1:
+        print("fcdesk: error: --scale must be 1 or more", file=sys.stderr)
+        return EXIT_USAGE
+    from fcdesk.core.demo import generate
+    from fcdesk.store.snapshot import SnapshotError, write_snapshot
+
+    meta, records = generate(scale=args.scale, seed=args.seed)
+    try:
+        write_snapshot(args.out, meta, records)
+    except (SnapshotError, OSError) as exc:
+        return _fail(getattr(exc, "user_message", None) or f'could not write "{args.out}": {exc}')
+    print(f"wrote {args.out} ({sum(1 for r in records if r.kind == 'deployment'):,} deployments)", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,148 @@
+"""Start the window: the QApplication, the qasync loop, and the first snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from fcdesk import __version__
+from fcdesk.app import Loaded, load_inventory, startup_snapshot
+from fcdesk.core.inventory import Inventory
+from fcdesk.core.records import SnapshotMeta, Source
+from fcdesk.models.palette import colors_for
+from fcdesk.models.workspace import SnapshotInfo, WorkspaceContext
+from fcdesk.resources_path import resource_path
+from fcdesk.store import paths
+from fcdesk.store.settings import Settings
+from fcdesk.store.snapshot import SnapshotError
+from fcdesk.views.main_window import MainWindow, SnapshotOpenError, WindowServices
+
+log = logging.getLogger("fcdesk.gui")
+
+#: Files above this size open on a worker thread after the window is shown.
+SYNC_OPEN_LIMIT = 32 * 1024 * 1024
+
+
+def ensure_platform() -> None:
+    """Use the offscreen platform when there is no display (CI, SSH), unless told otherwise."""
+    if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM"):
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def install_qt_log_bridge(sink: Callable[[QtMsgType, str], None] | None = None) -> None:
+    """Route Qt's own messages into Python logging (and optionally to ``sink``)."""
+    levels = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.INFO,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+        QtMsgType.QtCriticalMsg: logging.ERROR,
+        QtMsgType.QtFatalMsg: logging.CRITICAL,
+    }
+
+    def handler(mode: QtMsgType, _context: object, message: str) -> None:
+        logging.getLogger("qt").log(levels.get(mode, logging.WARNING), "%s", message)
+        if sink is not None:
+            sink(mode, message)
+
+    qInstallMessageHandler(handler)
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    ensure_platform()
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("fcdesk")
+    app.setApplicationDisplayName("fcdesk")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("fcdesk")
+    app.setDesktopFileName("fcdesk")
+    icon = resource_path("icons/fcdesk.svg")
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def is_dark(app: QGuiApplication) -> bool:
+    scheme = app.styleHints().colorScheme()
+    if scheme == Qt.ColorScheme.Dark:
+        return True
+    return app.palette().window().color().lightness() < 128
+
+
+def read_for_window(path: Path) -> tuple[Inventory, SnapshotInfo]:
+    """Blocking loader handed to the window; failures become a user-facing SnapshotOpenError."""
+    try:
+        loaded = load_inventory(path)
+    except SnapshotError as exc:
+        raise SnapshotOpenError(exc.user_message) from exc
+    return loaded.inventory, SnapshotInfo(loaded.path, loaded.source)
+
+
+def empty_inventory() -> Inventory:
+    return Inventory.build(SnapshotMeta(captured_at=datetime.now(UTC), source=Source.DEMO, tenant_name="(loading)"), [])
+
+
+def build_window(app: QApplication, loaded: Loaded | None, settings: Settings | None) -> MainWindow:
+    if loaded is not None:
+        context = WorkspaceContext(loaded.inventory, SnapshotInfo(loaded.path, loaded.source))
+    else:
+        context = WorkspaceContext(empty_inventory(), SnapshotInfo(None, Source.DEMO))
+    services = WindowServices(
+        load_snapshot=read_for_window,
+        settings=settings,
+        colors=colors_for(is_dark(app)),
+        snapshot_dir=paths.snapshot_dir,
+    )
+    return MainWindow(context, services)
+
+
+def _startup_load(path: Path) -> tuple[Loaded | None, str | None]:
+    """Load small files now (the window shows with data); big ones later on a worker thread."""
+    try:
+        if path.exists() and path.stat().st_size > SYNC_OPEN_LIMIT:
+            return None, None
+        return load_inventory(path), None
+    except SnapshotError as exc:
+        return None, exc.user_message
+
+
+def run_gui(snapshot: Path | None) -> int:
+    import qasync
+
+    app = make_app()
+    install_qt_log_bridge()
+    path = startup_snapshot(snapshot)
+    loaded, error = _startup_load(path)
+    if loaded is None and error is not None and snapshot is not None:
+        # The file asked for is unreadable: say so, and show the usual snapshot instead.
+        fallback, _ = _startup_load(startup_snapshot(None))
+        loaded = fallback
+    window = build_window(app, loaded, Settings())
+    window.show()
+    if error is not None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Could not open snapshot", error, QMessageBox.StandardButton.Ok, window)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.open()
+
+    async def amain() -> int:
+        closing = asyncio.Event()
+        app.aboutToQuit.connect(closing.set)
+        if loaded is None and error is None:
+            window.open_snapshot(path)
+        await closing.wait()
+        return 0
+
+    if sys.version_info >= (3, 12):
+        return asyncio.run(amain(), loop_factory=qasync.QEventLoop)
+    return qasync.run(amain())

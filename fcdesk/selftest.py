@@ -1,0 +1,126 @@
+"""``fcdesk --self-test [--snapshot PATH] [--screenshots DIR]``.
+
+Starts the real window (offscreen when there is no display), opens every tab and its detail dock,
+saves a PNG of each when asked, prints ONE JSON object on stdout and exits non-zero on any error.
+
+Output (a stable interface, documented in the README):
+``{"ok": bool, "startup_ms": float, "tabs": {title: rows shown}, "screenshots": [paths],
+"snapshot": path, "errors": [messages], "warnings": [Qt warnings]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+#: Qt messages that say nothing about fcdesk (platform plugin chatter under offscreen).
+IGNORED_QT_MESSAGES = ("propagateSizeHints", "This plugin does not support")
+
+
+def process_uptime_ms() -> float | None:
+    """Milliseconds since the OS started this process (Linux), so start-up includes interpreter boot."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        start_ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        hz = os.sysconf("SC_CLK_TCK")
+        return (uptime - start_ticks / hz) * 1000.0
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def run_self_test(snapshot: Path | None, screenshots: Path | None, *, t0: float | None = None) -> int:
+    result: dict[str, Any] = {"ok": False, "startup_ms": None, "tabs": {}, "screenshots": [], "snapshot": None, "errors": [], "warnings": []}
+    try:
+        _run(result, snapshot, screenshots, t0)
+    except Exception as exc:  # the self-test reports every failure in its JSON, never a traceback
+        result["errors"].append(f"{type(exc).__name__}: {exc}")
+        result["traceback"] = traceback.format_exc(limit=6)
+    result["ok"] = not result["errors"] and not result["warnings"]
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0 if result["ok"] else 1
+
+
+def _run(result: dict[str, Any], snapshot: Path | None, screenshots: Path | None, t0: float | None) -> None:
+    from PySide6.QtCore import QEvent, QObject, QtMsgType
+    from PySide6.QtWidgets import QApplication
+
+    from fcdesk.app import startup_snapshot
+    from fcdesk.gui import _startup_load, build_window, install_qt_log_bridge, make_app
+
+    def sink(mode: QtMsgType, message: str) -> None:
+        if mode in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
+            if not any(s in message for s in IGNORED_QT_MESSAGES):
+                result["warnings"].append(message)
+
+    app = make_app()
+    install_qt_log_bridge(sink)
+    path = startup_snapshot(snapshot)
+    result["snapshot"] = str(path)
+    loaded, error = _startup_load(path)
+    if error is not None:
+        result["errors"].append(error)
+        return
+    if loaded is None:
+        from fcdesk.app import load_inventory
+
+        loaded = load_inventory(path)
+    window = build_window(app, loaded, settings=None)
+
+    painted: list[float] = []
+
+    class PaintWatch(QObject):
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+            if event.type() == QEvent.Type.Paint and not painted:
+                painted.append(time.perf_counter())
+            return False
+
+    watch = PaintWatch()
+    window.installEventFilter(watch)
+    window.tabs.installEventFilter(watch)
+    window.show()
+    deadline = time.perf_counter() + 15
+    while not painted and time.perf_counter() < deadline:
+        app.processEvents()
+    if not painted:
+        window.grab()  # offscreen platforms may not paint until asked
+        painted.append(time.perf_counter())
+    uptime = process_uptime_ms()
+    elapsed_since_t0 = (painted[0] - t0) * 1000.0 if t0 is not None else None
+    if uptime is not None:
+        startup = uptime - (time.perf_counter() - painted[0]) * 1000.0
+    else:
+        startup = elapsed_since_t0
+    result["startup_ms"] = round(startup, 1) if startup is not None else None
+
+    if screenshots is not None:
+        screenshots.mkdir(parents=True, exist_ok=True)
+    for index, tab in enumerate(window.workspace_tabs):
+        window.show_tab(tab.key)
+        app.processEvents()
+        tab.select_first()
+        app.processEvents()
+        result["tabs"][tab.base_title] = tab.rows_shown()
+        if screenshots is not None:
+            out = screenshots / f"{index + 1}-{tab.key}.png"
+            if not window.grab().save(str(out)):
+                result["errors"].append(f"could not save {out}")
+            else:
+                result["screenshots"].append(str(out))
+    for extra in getattr(window, "self_test_extras", lambda: [])():
+        name, widget = extra
+        app.processEvents()
+        if screenshots is not None:
+            out = screenshots / f"{name}.png"
+            if widget.grab().save(str(out)):
+                result["screenshots"].append(str(out))
+        widget.close()
+    window.close()
+    app.processEvents()
+    QApplication.processEvents()
+    sys.stdout.flush()

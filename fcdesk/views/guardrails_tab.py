@@ -1,0 +1,400 @@
+"""The Guardrails tab: a sortable, filterable comparison matrix of every deployment's guardrail.
+
+Spec: "Review guardrails across your subscription": check the scope, sort columns to find problems
+(filters disabled, annotate-only, missing shields), spot subscriptions with no content filtering at
+all, then fix a deployment or create a policy. Rows come from ``Inventory.matrix_rows(scope)`` once
+per reload; text filter and "Gaps only" go through the proxy only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from fcdesk.core.guardrails import BASELINE, CATALOGUE, DEFAULT_V2, GuardrailOrigin
+from fcdesk.core.inventory import MatrixRow
+from fcdesk.models.matrix import MatrixModel, blocklists_tooltip, other_filter_label, other_filters
+from fcdesk.models.palette import StateColors, colors_for
+from fcdesk.models.workspace import WorkspaceContext
+from fcdesk.views.base import WorkspaceTab
+from fcdesk.views.compare_dialog import CompareDialog
+from fcdesk.views.widgets import Banner, BannerKind, DataTable, FilterBar, PlainLabel, WriteGate, write_button
+
+GAPS_TIP = (
+    "Show only deployments with a gap: a control weaker than Microsoft's default "
+    f"({DEFAULT_V2}), no guardrail set (the account default applies), or a guardrail that is "
+    "missing from the account."
+)
+
+_ORIGIN_TEXT = {
+    GuardrailOrigin.CUSTOM: "Custom guardrail on the account",
+    GuardrailOrigin.SYSTEM: "System guardrail (cannot be edited)",
+    GuardrailOrigin.ACCOUNT_DEFAULT: "None set on the deployment: the account default applies",
+    GuardrailOrigin.MISSING: "Named on the deployment but not found on the account",
+}
+
+
+class GuardrailsTab(WorkspaceTab):
+    """Signals:
+    editGuardrailRequested(object): "Edit guardrail…" for the current :class:`MatrixRow`.
+    createPolicyFromGapsRequested(object): "Create policy from gaps…" with the visible rows that
+        have gaps (a list of :class:`MatrixRow`).
+
+    Object names: ``guardrailsTable``, ``guardrailsFilter``, ``gapsOnly``, ``compareSelected``,
+    ``guardrailsLegend``, ``noFilteringBanner``, ``editGuardrail``, ``createPolicyFromGaps``.
+    """
+
+    key = "guardrails"
+    base_title = "Guardrails"
+
+    editGuardrailRequested = Signal(object)
+    createPolicyFromGapsRequested = Signal(object)
+
+    def __init__(
+        self, context: WorkspaceContext, parent: QWidget | None = None, *, colors: StateColors | None = None
+    ) -> None:
+        super().__init__(context, parent)
+        if colors is None:
+            colors = colors_for(self.palette().color(QPalette.ColorRole.Window).lightness() < 128)
+        self.colors = colors
+        self.model = MatrixModel(colors, self)
+        self._gap_rows = 0
+        self._dialogs: list[CompareDialog] = []
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 6, 0, 0)
+        lay.setSpacing(6)
+
+        bar = QHBoxLayout()
+        bar.setSpacing(8)
+        self.filter_bar = FilterBar("Filter deployments, models, guardrails… (Ctrl+F)", self)
+        self.filter_bar.setObjectName("guardrailsFilter")
+        self.filter_bar.setMinimumWidth(320)
+        bar.addWidget(self.filter_bar, 2)
+
+        self.gaps_button = QPushButton("Gaps only", self)
+        self.gaps_button.setObjectName("gapsOnly")
+        self.gaps_button.setCheckable(True)
+        self.gaps_button.setToolTip(GAPS_TIP)
+        self.gaps_button.toggled.connect(self._on_gaps_toggled)
+        bar.addWidget(self.gaps_button)
+
+        self.compare_button = QPushButton("Compare selected", self)
+        self.compare_button.setObjectName("compareSelected")
+        self.compare_button.clicked.connect(self.compare_selected)
+        bar.addWidget(self.compare_button)
+
+        self.edit_button = write_button("Edit guardrail…", "Edit the guardrail of the selected deployment.")
+        self.edit_button.setObjectName("editGuardrail")
+        self.edit_button.clicked.connect(self._on_edit_clicked)
+        self.policy_button = write_button(
+            "Create policy from gaps…",
+            "Create a guardrail policy that requires the controls missing in this view.",
+        )
+        self.policy_button.setObjectName("createPolicyFromGaps")
+        self.policy_button.clicked.connect(self._on_policy_clicked)
+        bar.addStretch(1)
+        bar.addWidget(self.edit_button)
+        bar.addWidget(self.policy_button)
+        lay.addLayout(bar)
+
+        self.legend = self._build_legend()
+        lay.addWidget(self.legend)
+
+        self.banner = Banner(BannerKind.WARNING, self)
+        self.banner.setObjectName("noFilteringBanner")
+        lay.addWidget(self.banner)
+
+        self.table = DataTable(self.model, self, object_name="guardrailsTable")
+        self.table.setAccessibleName("Guardrail comparison matrix")
+        lay.addWidget(self.table, 1)
+        self.filter_bar.bind(self.table)
+
+        self.table.currentRowObjectChanged.connect(self._on_current_row)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.table.proxy.modelReset.connect(self._update_compare)
+        self.table.proxy.layoutChanged.connect(self._update_compare)
+
+        self.gate = WriteGate(context)
+        self.gate.add(
+            self.edit_button,
+            lambda: None if self.table.current_row_object() is not None else "Select a deployment first",
+        )
+        self.gate.add(
+            self.policy_button, lambda: None if self._gap_rows else "No deployment in scope has a gap"
+        )
+        self.reload()
+
+    # ------------------------------------------------------------------ building
+
+    def _build_legend(self) -> QWidget:
+        box = QWidget(self)
+        box.setObjectName("guardrailsLegend")
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(6)
+        row.addWidget(PlainLabel("Cells:", wrap=False, muted=True))
+        c = self.colors
+        chips = (
+            ("Blocks ≥ Low", c.block_low, "Blocks low, medium and high severity (strictest)."),
+            ("≥ Medium", c.block_medium, "Blocks medium and high severity; low passes."),
+            ("≥ High", c.block_high, "Blocks only high severity; low and medium pass."),
+            ("Annotate only", c.annotate, "Detected and flagged, nothing blocked."),
+            ("Off", c.off, "Explicitly turned off."),
+            ("Not set", c.not_set, "No filter, and the base policy sets none."),
+        )
+        self.legend_chips: list[PlainLabel] = []
+        for text, color, tip in chips:
+            chip = PlainLabel(text, wrap=False)
+            chip.setStyleSheet(f"background: {color.name()}; border-radius: 3px; padding: 1px 6px;")
+            chip.setToolTip(tip)
+            row.addWidget(chip)
+            self.legend_chips.append(chip)
+        row.addWidget(
+            PlainLabel(
+                f"Bold: weaker than {DEFAULT_V2}. "
+                'Italic / "(inherited)": from the base policy or account default.',
+                wrap=False,
+                muted=True,
+            )
+        )
+        row.addStretch(1)
+        return box
+
+    # ------------------------------------------------------------------ WorkspaceTab contract
+
+    def title(self) -> str:
+        return f"{self.base_title} ({self._gap_rows:,} gaps)" if self._gap_rows else self.base_title
+
+    def reload(self) -> None:
+        inv = self.context.inventory
+        current = self.table.current_row_object()
+        current_id = current.deployment.id if current is not None else None
+        rows = inv.matrix_rows(self.context.scope)
+        self._summarise(rows)
+        self.model.set_rows(rows)
+        if current_id is not None:
+            self.table.select_row_object(lambda r: r.deployment.id == current_id)
+        self.gaps_button.setText(f"Gaps only ({self._gap_rows:,})")
+        # Build the filter index once the table has painted, so the first keystroke is as fast as
+        # the next ones (about 50 ms of work at 100,000 rows).
+        QTimer.singleShot(0, self, self.model.search_texts)
+        self.gate.update()
+        self._update_compare()
+        self.titleChanged.emit(self.title())
+
+    def rows_shown(self) -> int:
+        return self.table.proxy.rowCount()
+
+    def select_first(self) -> bool:
+        return self.table.select_first_row()
+
+    def focus_filter(self) -> None:
+        self.filter_bar.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_bar.edit.selectAll()
+
+    # ------------------------------------------------------------------ derived state
+
+    def _summarise(self, rows: list[MatrixRow]) -> None:
+        """One pass: rows with gaps, and subscriptions in which no deployment filters anything.
+
+        (``Inventory.unfiltered_subscriptions`` says the same, at the cost of a second pass over
+        every deployment in scope; here the per-guardrail facts are looked up once per ``eff.key``.)
+        """
+        per_rail: dict[str, tuple[bool, bool]] = {}  # eff.key -> (filters anything, has a gap)
+        per_sub: dict[str, list] = {}  # subscription id as spelled -> [deployments, any filtering, name]
+        gaps = 0
+        for r in rows:
+            eff = r.effective
+            facts = per_rail.get(eff.key)
+            if facts is None:
+                facts = per_rail[eff.key] = (eff.has_any_filtering, r.has_gap)
+            sub = per_sub.get(r.deployment.subscription_id)
+            if sub is None:
+                sub = per_sub[r.deployment.subscription_id] = [0, False, r.subscription_name]
+            sub[0] += 1
+            if facts[0]:
+                sub[1] = True
+            if facts[1]:
+                gaps += 1
+        self._gap_rows = gaps
+        counts: Counter[str] = Counter()
+        any_by_sub: dict[str, bool] = {}
+        names: dict[str, str] = {}
+        for sid, (count, any_f, name) in per_sub.items():
+            sk = sid.lower()  # ARM ids are case-insensitive
+            counts[sk] += count
+            any_by_sub[sk] = any_by_sub.get(sk, False) or any_f
+            names.setdefault(sk, name)
+        unfiltered = sorted(
+            (sk for sk, any_f in any_by_sub.items() if not any_f), key=lambda s: names[s].lower()
+        )
+        if unfiltered:
+            parts = [
+                f"{names[sk]} ({counts[sk]:,} deployment{'s' if counts[sk] != 1 else ''})"
+                for sk in unfiltered
+            ]
+            self.banner.show_message(
+                "No content filtering at all in: "
+                + ", ".join(parts)
+                + ". No deployment there blocks or even annotates anything: a guardrail policy on the "
+                "Policies tab can require minimum controls."
+            )
+        else:
+            self.banner.clear()
+
+    # ------------------------------------------------------------------ reactions
+
+    def _on_gaps_toggled(self, checked: bool) -> None:
+        self.table.proxy.set_predicate(_has_gap if checked else None)
+
+    def _on_selection_changed(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
+        self._update_compare()
+
+    def _selected_count(self, limit: int = 2) -> int:
+        """Distinct selected rows, counted from the selection ranges and capped at ``limit``."""
+        rows: set[int] = set()
+        for rng in self.table.selectionModel().selection():
+            rows.update(range(rng.top(), min(rng.bottom() + 1, rng.top() + limit)))
+            if len(rows) >= limit:
+                return limit
+        return len(rows)
+
+    def _update_compare(self) -> None:
+        enough = self._selected_count() >= 2
+        self.compare_button.setEnabled(enough)
+        self.compare_button.setToolTip(
+            "Compare the guardrails of the selected deployments side by side."
+            if enough
+            else "Select two or more deployments (Ctrl+click or Shift+click) to compare their guardrails."
+        )
+
+    def _on_current_row(self, row: MatrixRow | None) -> None:
+        self.gate.update()
+        self.show_details(row)
+
+    def _on_edit_clicked(self) -> None:
+        row = self.table.current_row_object()
+        if row is not None:
+            self.editGuardrailRequested.emit(row)
+
+    def _on_policy_clicked(self) -> None:
+        self.createPolicyFromGapsRequested.emit([r for r in self.table.proxy.visible_rows() if r.has_gap])
+
+    def selected_rows(self) -> list[MatrixRow]:
+        """Selected rows in view order, read from the selection ranges (cheap after Ctrl+A)."""
+        picked: set[int] = set()
+        for rng in self.table.selectionModel().selection():
+            picked.update(range(rng.top(), rng.bottom() + 1))
+        proxy = self.table.proxy
+        return [proxy.row_object(r) for r in sorted(picked)]
+
+    def compare_selected(self) -> CompareDialog | None:
+        rows = self.selected_rows()
+        if len(rows) < 2:
+            return None
+        dialog = CompareDialog(rows, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._dialogs.append(dialog)
+        dialog.destroyed.connect(lambda _=None, d=dialog: self._forget(d))
+        dialog.show()
+        return dialog
+
+    def _forget(self, dialog: CompareDialog) -> None:
+        if dialog in self._dialogs:
+            self._dialogs.remove(dialog)
+
+    # ------------------------------------------------------------------ details
+
+    def show_details(self, row: MatrixRow | None) -> None:
+        d = self.detail
+        if row is None:
+            d.placeholder("Select a deployment to see its guardrail.")
+            return
+        d.clear()
+        inv = self.context.inventory
+        dep, eff = row.deployment, row.effective
+        acct = inv.account_of(dep)
+        d.add_title(dep.name, f"{dep.model_label} · {dep.account_name}")
+        sku = dep.sku_name or "—"
+        if dep.sku_capacity is not None:
+            sku += f", capacity {dep.sku_capacity}"
+        if acct is not None:
+            account_text = (
+                f"{acct.name} ({', '.join(p for p in (acct.kind, acct.location) if p) or 'kind unknown'})"
+            )
+            abuse = acct.abuse_monitoring_text
+        else:
+            account_text = f"{dep.account_name} (account not in this snapshot)"
+            abuse = "Unknown: the account is not in this snapshot"
+        d.add_fields(
+            [
+                ("Deployment", dep.name),
+                ("Model", dep.model_label + (f" ({dep.model_format})" if dep.model_format else "")),
+                ("SKU / capacity", sku),
+                ("Account", account_text),
+                ("Resource group", dep.resource_group),
+                ("Subscription", row.subscription_name),
+                ("Projects", row.projects or "None"),
+                ("Abuse monitoring", f"{abuse} (account-level, informational)"),
+            ]
+        )
+
+        d.add_section("Guardrail")
+        base = (
+            eff.guardrail.base_policy_name
+            if eff.guardrail is not None and eff.origin is GuardrailOrigin.CUSTOM
+            else None
+        )
+        d.add_fields(
+            [
+                ("Guardrail", eff.name),
+                ("Origin", _ORIGIN_TEXT[eff.origin]),
+                ("Base policy", base or "None"),
+                ("Mode", eff.mode_label),
+            ]
+        )
+        if eff.note:
+            d.add_text(eff.note, muted=True)
+
+        d.add_section("Controls")
+        if row.gaps:
+            d.add_text(
+                f"{len(row.gaps)} control{'s are' if len(row.gaps) != 1 else ' is'} weaker than Microsoft's "
+                f"default ({DEFAULT_V2}): shown in bold."
+            )
+        gaps = set(row.gaps)
+        for i, ctl in enumerate(CATALOGUE):
+            cell = eff.cells[i]
+            if i in gaps:
+                label = d.add_text(f"{ctl.label}: {cell.text} (gap: default is {BASELINE[i].text})")
+                font = label.font()
+                font.setBold(True)
+                label.setFont(font)
+                label.setProperty("gap", True)
+            else:
+                d.add_text(f"{ctl.label}: {cell.text}")
+        d.add_text("Blocklists", muted=True)
+        d.add_text(blocklists_tooltip(eff))
+        d.add_text("Other filters (names fcdesk does not know, as sent)", muted=True)
+        others = other_filters(eff)
+        for flt, cell in others:
+            d.add_text(f"{other_filter_label(flt)}: {cell.text}")
+        if not others:
+            d.add_text("None")
+
+        d.add_section("Governing policies")
+        policies = inv.governing(dep)
+        if policies:
+            for pol in policies:
+                d.add_text(f"{pol.label} ({pol.scope_label})")
+        else:
+            d.add_text("None: no guardrail policy covers this deployment.", muted=True)
+        d.finish()
+
+
+def _has_gap(row: MatrixRow) -> bool:
+    return row.has_gap
