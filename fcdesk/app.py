@@ -14,7 +14,7 @@ from fcdesk.core.records import Source
 from fcdesk.resources_path import resource_path
 from fcdesk.store import paths
 from fcdesk.store.library import SnapshotLibrary
-from fcdesk.store.snapshot import SnapshotError, read_snapshot
+from fcdesk.store.snapshot import SnapshotError, open_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,10 @@ def load_inventory(path: Path) -> Loaded:
 
     Raises :class:`fcdesk.store.snapshot.SnapshotError` with a user-facing message.
     """
-    snap = read_snapshot(path)
-    inventory = Inventory.build(snap.meta, snap.records)
-    return Loaded(inventory, Path(path), snap.meta.source)
+    with open_snapshot(path) as reader:
+        # Streamed: each record's JSON is dropped as soon as the inventory has taken what it needs.
+        inventory = Inventory.build(reader.meta, reader.records)
+    return Loaded(inventory, Path(path), reader.meta.source)
 
 
 def startup_snapshot(explicit: Path | None) -> Path:

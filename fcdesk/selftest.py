@@ -34,6 +34,15 @@ def process_uptime_ms() -> float | None:
         return None
 
 
+def _settle(app: Any, ms: int = 150) -> None:
+    """Let posted show/layout events run: a widget added to a visible parent is shown and laid out on
+    later event-loop turns, so a grab right after one processEvents() shows half-built panels."""
+    deadline = time.perf_counter() + ms / 1000
+    while time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+
+
 def run_self_test(snapshot: Path | None, screenshots: Path | None, *, t0: float | None = None) -> int:
     result: dict[str, Any] = {"ok": False, "startup_ms": None, "tabs": {}, "screenshots": [], "snapshot": None, "errors": [], "warnings": []}
     try:
@@ -102,9 +111,9 @@ def _run(result: dict[str, Any], snapshot: Path | None, screenshots: Path | None
         screenshots.mkdir(parents=True, exist_ok=True)
     for index, tab in enumerate(window.workspace_tabs):
         window.show_tab(tab.key)
-        app.processEvents()
+        _settle(app)
         tab.select_first()
-        app.processEvents()
+        _settle(app)
         result["tabs"][tab.base_title] = tab.rows_shown()
         if screenshots is not None:
             out = screenshots / f"{index + 1}-{tab.key}.png"
@@ -114,7 +123,7 @@ def _run(result: dict[str, Any], snapshot: Path | None, screenshots: Path | None
                 result["screenshots"].append(str(out))
     for extra in getattr(window, "self_test_extras", lambda: [])():
         name, widget = extra
-        app.processEvents()
+        _settle(app)
         if screenshots is not None:
             out = screenshots / f"{name}.png"
             if widget.grab().save(str(out)):

@@ -234,3 +234,19 @@ def test_effective_guardrail_states_stay_distinct() -> None:
     assert eff.cell(("Indirect Attack", "Prompt")).state is CellState.NOT_SET
     # Explicit wins over the base; the base supplies nothing else here.
     assert not eff.cell(("Hate", "Completion")).inherited
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2020-02-22T00:00:00.0000000Z", datetime(2020, 2, 22, tzinfo=UTC)),
+        ("2020-02-22T00:00:00.1234567+00:00", datetime(2020, 2, 22, 0, 0, 0, 123456, tzinfo=UTC)),
+        ("2020-02-22T02:00:00.5+02:00", datetime(2020, 2, 22, 0, 0, 0, 500000, tzinfo=UTC)),
+        ("2019-10-13T00:38:50Z", datetime(2019, 10, 13, 0, 38, 50, tzinfo=UTC)),
+        ("2019-10-13T00:38:50", datetime(2019, 10, 13, 0, 38, 50, tzinfo=UTC)),
+        ("not a time", None),
+        ("", None),
+    ],
+)
+def test_parse_time_arm_formats(text: str, expected: datetime | None) -> None:
+    assert nz.parse_time(text) == expected

@@ -23,8 +23,8 @@ first get a numeric suffix: "Contoso AI Production 2", ``contoso-foundry-prod-2`
 * **Contoso Research Sandbox** (Free tier): every deployment uses a guardrail whose every filter is
   ``enabled: false``, so the subscription has no content filtering at all; its guardrail policy was
   created by fcdesk minutes before the capture and is *Pending evaluation* (no states). A Foundry
-  project is named ``<b>Red team</b> & eval sandbox`` and that policy's display name holds
-  ``<script>`` and ``&amp;`` text, so GUI tests can prove names render as plain text.
+  project is named ``Red team & eval <sandbox>`` and that policy's display name holds ``&`` and
+  ``<…>`` too: names people really type, which must render as plain text.
 
 Policy states are not hand-written: they are computed from the other records with
 :func:`fcdesk.core.policy.evaluate` through an :class:`~fcdesk.core.inventory.Inventory`, so Azure's
@@ -170,7 +170,7 @@ _ACCTS: tuple[_Acct, ...] = (
         ("fine-tuning-lab", "Fine-tuning Lab", "Fine-tuning experiments on open-weight models."),
     ), True, True, False, False, "NotApplicable", "Disabled", abuse_penalty=True),
     _Acct(5, "contoso-research-foundry", "AIServices", "eastus2", (
-        ("redteam-eval", "<b>Red team</b> & eval sandbox",
+        ("redteam-eval", "Red team & eval <sandbox>",
          "Adversarial testing with filters off. <i>Never</i> point production traffic here."),
         ("safety-benchmarks", "Safety Benchmarks", "Runs public safety benchmarks against raw models."),
     ), True, False, False, False, "NotApplicable", "Disabled"),
@@ -396,7 +396,7 @@ _POLS: tuple[_Pol, ...] = (
          1, None, tuple(_harm_minimum(Severity.MEDIUM) + [minimum(("Jailbreak", PROMPT))]),
          "Marcus Lee", False, "2026-08-19T09:02:44.0000000Z", "2026-11-20T06:12:00Z"),
     _Pol("gr-sandbox-minimum",
-         "Research sandbox &amp; red team <script>alert('guardrail')</script> minimum",
+         "Research sandbox & red team <minimum controls>",
          "Created from the Guardrails tab: <b>harm filters</b> must block on prompts & completions.",
          2, None, tuple(_harm_minimum(Severity.HIGH)),
          "Priya Raman", True, "2026-11-20T09:12:31.0000000Z", None),
@@ -1071,14 +1071,8 @@ def _policy_states(
                 "policyAssignmentId": pol.id,
                 "policySetDefinitionId": INITIATIVE_ID,
             }
-            tail = {
-                "timestamp": _ts(when),
-                "subscriptionId": dep.subscription_id,
-                "resourceGroup": dep.resource_group,
-                "resourceType": _DEPLOYMENT_TYPE,
-                "policyAssignmentName": pol.name,
-                "policyAssignmentScope": pol.scope,
-            }
+            # Only the fields of the `$select` fcdesk's capture asks for (POLICY_STATE_FIELDS).
+            tail = {"timestamp": _ts(when)}
             scope = f"/subscriptions/{dep.subscription_id}"
             summary = {
                 **common,

@@ -388,6 +388,10 @@ class EffectiveGuardrail:
     inherited: frozenset[tuple[str, str]]
     note: str = ""
     cells: tuple[Cell, ...] = ()  #: one per CATALOGUE entry
+    #: What the guardrail *does*, independent of its name: equal fingerprints evaluate and display
+    #: alike, so evaluations and cells are cached per fingerprint (100,000 deployments share a few
+    #: dozen distinct configurations).
+    fingerprint: tuple[object, ...] = ()
 
     @property
     def mode_label(self) -> str:
@@ -435,14 +439,19 @@ def resolve_effective(
             mode, raw_mode = guardrail.mode, guardrail.raw_mode
     if origin is GuardrailOrigin.ACCOUNT_DEFAULT:
         inherited = set(filters)
-    cells = tuple(
-        cell_of(
-            filters.get(c.key),
-            severity_control=c.kind is ControlKind.SEVERITY,
-            inherited=c.key in inherited,
+    fingerprint = (mode, raw_mode, frozenset(filters.values()), frozenset(inherited))
+    cells = _CELLS_CACHE.get(fingerprint)
+    if cells is None:
+        cells = tuple(
+            cell_of(
+                filters.get(c.key),
+                severity_control=c.kind is ControlKind.SEVERITY,
+                inherited=c.key in inherited,
+            )
+            for c in CATALOGUE
         )
-        for c in CATALOGUE
-    )
+        if len(_CELLS_CACHE) < _CACHE_LIMIT:
+            _CELLS_CACHE[fingerprint] = cells
     return EffectiveGuardrail(
         key=key,
         origin=origin,
@@ -454,7 +463,12 @@ def resolve_effective(
         inherited=frozenset(inherited),
         note=note,
         cells=cells,
+        fingerprint=fingerprint,
     )
+
+
+_CACHE_LIMIT = 50_000
+_CELLS_CACHE: dict[tuple[object, ...], tuple[Cell, ...]] = {}
 
 
 #: What Microsoft's default (DefaultV2) gives each control: a cell weaker than this is a *gap*.

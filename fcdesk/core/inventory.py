@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from fcdesk.core import normalize as nz
+from fcdesk.core.gcpause import paused_gc
 from fcdesk.core.guardrails import (
     ACCOUNT_DEFAULT,
     SYSTEM_GUARDRAILS,
@@ -38,11 +39,20 @@ from fcdesk.core.model import (
     ResourceGroup,
     Subscription,
     idkey,
-    rg_scope,
-    subscription_scope,
 )
 from fcdesk.core.policy import Evaluation, GuardrailPolicy, evaluate
 from fcdesk.core.records import Kind, RawRecord, ScopeError, SnapshotMeta
+
+
+def _bulk(fn: Any) -> Any:
+    """Derivations that allocate one object per deployment run with the cyclic GC paused."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with paused_gc():
+            return fn(*args, **kwargs)
+
+    wrapper.__doc__, wrapper.__name__ = fn.__doc__, fn.__name__
+    return wrapper
 
 
 class PolicyStatus(enum.StrEnum):
@@ -66,6 +76,31 @@ class AzureVerdict:
     as_of: datetime | None
     failed_references: frozenset[str]
     raw_states: frozenset[str]
+
+
+class _StateFold:
+    """Azure's records for one (resource, assignment), folded as they arrive."""
+
+    __slots__ = ("non_compliant", "failed", "as_of", "raw_states")
+
+    def __init__(self) -> None:
+        self.non_compliant = False
+        self.failed: set[str] = set()
+        self.as_of: datetime | None = None
+        self.raw_states: set[str] = set()
+
+    def add(self, st: ComplianceRecord) -> None:
+        if st.state is ComplianceState.NON_COMPLIANT:
+            # A summary record (no reference id) carries the verdict of the whole assignment.
+            self.non_compliant = True
+            if st.reference_id:
+                self.failed.add(st.reference_id)
+        if st.timestamp is not None and (self.as_of is None or st.timestamp > self.as_of):
+            self.as_of = st.timestamp
+        self.raw_states.add(st.raw_state)
+
+    def verdict(self) -> AzureVerdict:
+        return AzureVerdict(not self.non_compliant, self.as_of, frozenset(self.failed), frozenset(self.raw_states))
 
 
 @dataclass(slots=True)
@@ -154,7 +189,7 @@ class Inventory:
     guardrails: dict[str, Guardrail] = field(default_factory=dict)  #: account RAI policies by id key
     policies: list[GuardrailPolicy] = field(default_factory=list)
     other_assignments: int = 0
-    states: list[ComplianceRecord] = field(default_factory=list)
+    state_count: int = 0  #: policy-state records read (aggregated into verdicts as they stream in)
     recommendations: list[Recommendation] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     plans: dict[str, DefenderPlan] = field(default_factory=dict)  #: by subscription id (lower)
@@ -166,30 +201,38 @@ class Inventory:
     _projects_by_account: dict[str, list[Project]] = field(default_factory=dict, repr=False)
     _rails_by_account: dict[str, dict[str, Guardrail]] = field(default_factory=dict, repr=False)
     _eff_cache: dict[tuple[str, str], EffectiveGuardrail] = field(default_factory=dict, repr=False)
-    _eval_cache: dict[tuple[str, str], Evaluation] = field(default_factory=dict, repr=False)
-    _policies_by_scope: dict[str, list[GuardrailPolicy]] = field(default_factory=dict, repr=False)
+    _eval_cache: dict[tuple[object, object], Evaluation] = field(default_factory=dict, repr=False)
+    _eval_by_name: dict[tuple[str, str], Evaluation] = field(default_factory=dict, repr=False)
+    _policies_by_scope: dict[tuple[str, str], list[GuardrailPolicy]] = field(default_factory=dict, repr=False)
     _verdicts: dict[tuple[str, str], AzureVerdict] = field(default_factory=dict, repr=False)
     _evaluated_assignments: dict[str, datetime | None] = field(default_factory=dict, repr=False)
+    _state_agg: dict[tuple[str, str], _StateFold] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------------------- building
 
     @classmethod
     def build(cls, meta: SnapshotMeta, records: Iterable[RawRecord]) -> Inventory:
-        inv = cls(meta=meta, errors=list(meta.errors))
-        metadata: dict[str, Mapping[str, Any]] = {}
-        assessments: list[RawRecord] = []
-        for rec in records:
-            inv.record_count += 1
-            try:
-                inv._add(rec, metadata, assessments)
-            except (nz.MalformedPayload, TypeError, AttributeError, KeyError, ValueError) as exc:
-                inv.errors.append(ScopeError(rec.scope or rec.id, f"Malformed {_kind_word(rec.kind)} payload: {exc}", "malformed"))
-        for rec in assessments:
-            try:
-                inv.recommendations.append(nz.assessment(rec.body, metadata))
-            except (nz.MalformedPayload, TypeError, AttributeError, ValueError) as exc:
-                inv.errors.append(ScopeError(rec.scope or rec.id, f"Malformed assessment payload: {exc}", "malformed"))
-        inv._index()
+        """Build from records; ``records`` may be a stream (each body can be freed once read)."""
+        with paused_gc():
+            inv = cls(meta=meta, errors=list(meta.errors))
+            metadata: dict[str, Mapping[str, Any]] = {}
+            assessments: list[RawRecord] = []
+            for rec in records:
+                inv.record_count += 1
+                try:
+                    inv._add(rec, metadata, assessments)
+                except (nz.MalformedPayload, TypeError, AttributeError, KeyError, ValueError) as exc:
+                    inv.errors.append(
+                        ScopeError(rec.scope or rec.id, f"Malformed {_kind_word(rec.kind)} payload: {exc}", "malformed")
+                    )
+            for rec in assessments:
+                try:
+                    inv.recommendations.append(nz.assessment(rec.body, metadata))
+                except (nz.MalformedPayload, TypeError, AttributeError, ValueError) as exc:
+                    inv.errors.append(
+                        ScopeError(rec.scope or rec.id, f"Malformed assessment payload: {exc}", "malformed")
+                    )
+            inv._index()
         return inv
 
     def _add(self, rec: RawRecord, metadata: dict[str, Mapping[str, Any]], assessments: list[RawRecord]) -> None:
@@ -200,7 +243,7 @@ class Inventory:
             rail = nz.rai_policy(body)
             self.guardrails[idkey(rail.id)] = rail
         elif kind == Kind.POLICY_STATE:
-            self.states.append(nz.policy_state(body))
+            self._add_state(nz.policy_state(body))
         elif kind == Kind.ACCOUNT:
             acct = nz.account(body)
             self.accounts[idkey(acct.id)] = acct
@@ -234,6 +277,21 @@ class Inventory:
             self.ai_settings[idkey(setting.account_id)] = setting
         # POLICY_SET_DEFINITION and kinds from newer versions are kept raw only.
 
+    def _add_state(self, st: ComplianceRecord) -> None:
+        """Fold one state into its (resource, assignment) verdict as it streams in."""
+        self.state_count += 1
+        akey = idkey(st.assignment_id)
+        key = (idkey(st.resource_id), akey)
+        agg = self._state_agg.get(key)
+        if agg is None:
+            agg = self._state_agg[key] = _StateFold()
+        agg.add(st)
+        prev = self._evaluated_assignments.get(akey)
+        if st.timestamp is not None and (prev is None or st.timestamp > prev):
+            self._evaluated_assignments[akey] = st.timestamp
+        else:
+            self._evaluated_assignments.setdefault(akey, prev)
+
     def _index(self) -> None:
         for proj in self.projects.values():
             self._projects_by_account.setdefault(idkey(proj.account_id), []).append(proj)
@@ -242,30 +300,14 @@ class Inventory:
         for rail in self.guardrails.values():
             self._rails_by_account.setdefault(idkey(rail.account_id), {})[rail.name.lower()] = rail
         for pol in self.policies:
-            self._policies_by_scope.setdefault(idkey(pol.scope), []).append(pol)
+            sub, rg = pol.subscription_id.lower(), (pol.resource_group or "").lower()
+            self._policies_by_scope.setdefault((sub, rg), []).append(pol)
         self.deployments.sort(key=lambda d: (d.subscription_id.lower(), d.resource_group.lower(), d.account_name.lower(), d.name.lower()))
         self.policies.sort(key=lambda p: p.label.lower())
         # Azure's verdicts, aggregated per (resource, assignment).
-        agg: dict[tuple[str, str], list[ComplianceRecord]] = defaultdict(list)
-        for st in self.states:
-            akey = idkey(st.assignment_id)
-            agg[(idkey(st.resource_id), akey)].append(st)
-            prev = self._evaluated_assignments.get(akey)
-            if st.timestamp is not None and (prev is None or st.timestamp > prev):
-                self._evaluated_assignments[akey] = st.timestamp
-            else:
-                self._evaluated_assignments.setdefault(akey, prev)
-        for key, recs in agg.items():
-            # A summary record (no reference id) carries the verdict of the whole assignment.
-            non_compliant = [r for r in recs if r.state is ComplianceState.NON_COMPLIANT]
-            failed = frozenset(r.reference_id for r in non_compliant if r.reference_id)
-            stamps = [r.timestamp for r in recs if r.timestamp is not None]
-            self._verdicts[key] = AzureVerdict(
-                compliant=not non_compliant,
-                as_of=max(stamps) if stamps else None,
-                failed_references=failed,
-                raw_states=frozenset(r.raw_state for r in recs),
-            )
+        for key, fold in self._state_agg.items():
+            self._verdicts[key] = fold.verdict()
+        self._state_agg.clear()
 
     # ----------------------------------------------------------------------------- lookups
 
@@ -277,7 +319,7 @@ class Inventory:
         return self._projects_by_account.get(idkey(account_id), [])
 
     def account_of(self, dep: Deployment) -> Account | None:
-        return self.accounts.get(idkey(dep.account_id))
+        return self.accounts.get(dep.account_key)
 
     def account_guardrails(self, account_id: str) -> list[Guardrail]:
         return sorted(self._rails_by_account.get(idkey(account_id), {}).values(), key=lambda g: g.name.lower())
@@ -288,7 +330,7 @@ class Inventory:
         return [d for d in self.deployments if self.effective(d).key == key]
 
     def effective(self, dep: Deployment) -> EffectiveGuardrail:
-        acct = idkey(dep.account_id)
+        acct = dep.account_key
         name = dep.rai_policy_name or ""
         ck = (acct, name.lower())
         eff = self._eff_cache.get(ck)
@@ -328,19 +370,23 @@ class Inventory:
 
     def local(self, dep: Deployment, policy: GuardrailPolicy) -> Evaluation:
         eff = self.effective(dep)
-        ck = (eff.key, policy.id)
-        ev = self._eval_cache.get(ck)
+        fast = (eff.key, policy.id)  # cheap string keys first ...
+        ev = self._eval_by_name.get(fast)
         if ev is None:
-            ev = evaluate(policy, eff)
-            self._eval_cache[ck] = ev
+            ck = (eff.fingerprint, policy.content_key())  # ... then by what they say, not their names
+            ev = self._eval_cache.get(ck)
+            if ev is None:
+                ev = evaluate(policy, eff)
+                self._eval_cache[ck] = ev
+            self._eval_by_name[fast] = ev
         return ev
 
     def azure(self, dep: Deployment, policy: GuardrailPolicy) -> AzureVerdict | None:
-        return self._verdicts.get((idkey(dep.id), idkey(policy.id)))
+        return self._verdicts.get((dep.key, policy.key))
 
     @staticmethod
     def is_excepted(policy: GuardrailPolicy, dep: Deployment) -> bool:
-        dkey = idkey(dep.id)
+        dkey = dep.key
         for ns in policy.not_scopes:
             nk = idkey(ns)
             if dkey == nk or dkey.startswith(nk + "/"):
@@ -349,17 +395,18 @@ class Inventory:
 
     def policies_covering(self, dep: Deployment) -> Iterator[GuardrailPolicy]:
         """Policies whose scope contains the deployment (exceptions not yet applied)."""
-        yield from self._policies_by_scope.get(idkey(subscription_scope(dep.subscription_id)), ())
-        yield from self._policies_by_scope.get(idkey(rg_scope(dep.subscription_id, dep.resource_group)), ())
+        sub = dep.subscription_id.lower()
+        yield from self._policies_by_scope.get((sub, ""), ())
+        yield from self._policies_by_scope.get((sub, dep.resource_group.lower()), ())
 
     def governing(self, dep: Deployment) -> list[GuardrailPolicy]:
         return [p for p in self.policies_covering(dep) if not self.is_excepted(p, dep)]
 
     def assignment_evaluated_at(self, policy: GuardrailPolicy) -> datetime | None:
-        return self._evaluated_assignments.get(idkey(policy.id))
+        return self._evaluated_assignments.get(policy.key)
 
     def has_states(self, policy: GuardrailPolicy) -> bool:
-        return idkey(policy.id) in self._evaluated_assignments
+        return policy.key in self._evaluated_assignments
 
     # ----------------------------------------------------------------------------- scoping
 
@@ -368,7 +415,7 @@ class Inventory:
             return False
         if scope.project_id is not None:
             proj = self.projects.get(idkey(scope.project_id))
-            return proj is not None and idkey(proj.account_id) == idkey(dep.account_id)
+            return proj is not None and idkey(proj.account_id) == dep.account_key
         return True
 
     def scoped_deployments(self, scope: Scope = ALL) -> list[Deployment]:
@@ -428,14 +475,15 @@ class Inventory:
 
     # ----------------------------------------------------------------------------- derived rows
 
+    @_bulk
     def policy_rows(self, scope: Scope = ALL) -> list[PolicyRow]:
         policies = self.scoped_policies(scope)
-        by_id = {idkey(p.id): p for p in policies}
+        by_id = {p.key: p for p in policies}
         assets: dict[str, list[AssetRow]] = {k: [] for k in by_id}
         excepted: dict[str, list[Deployment]] = {k: [] for k in by_id}
         for dep in self.scoped_deployments(scope):
             for pol in self.policies_covering(dep):
-                pk = idkey(pol.id)
+                pk = pol.key
                 if pk not in by_id:
                     continue
                 if self.is_excepted(pol, dep):
@@ -459,6 +507,7 @@ class Inventory:
     def _asset(self, dep: Deployment, pol: GuardrailPolicy) -> AssetRow:
         return AssetRow(dep, pol, self.effective(dep), self.local(dep, pol), self.azure(dep, pol))
 
+    @_bulk
     def asset_rows(self, scope: Scope = ALL) -> list[AssetRow]:
         rows = []
         for dep in self.scoped_deployments(scope):
@@ -467,21 +516,22 @@ class Inventory:
                     rows.append(self._asset(dep, pol))
         return rows
 
+    @_bulk
     def matrix_rows(self, scope: Scope = ALL) -> list[MatrixRow]:
         rows = []
         proj_label: dict[str, str] = {}
-        gap_cache: dict[str, tuple[int, ...]] = {}
+        gap_cache: dict[tuple[object, ...], tuple[int, ...]] = {}
         for dep in self.scoped_deployments(scope):
             eff = self.effective(dep)
-            ak = idkey(dep.account_id)
+            ak = dep.account_key
             label = proj_label.get(ak)
             if label is None:
                 label = ", ".join(p.label for p in self.projects_of(dep.account_id))
                 proj_label[ak] = label
-            gaps = gap_cache.get(eff.key)
+            gaps = gap_cache.get(eff.fingerprint)
             if gaps is None:
                 gaps = gap_columns(eff)
-                gap_cache[eff.key] = gaps
+                gap_cache[eff.fingerprint] = gaps
             rows.append(MatrixRow(dep, eff, self.subscription_name(dep.subscription_id), label, gaps))
         return rows
 

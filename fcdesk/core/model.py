@@ -135,6 +135,12 @@ class Deployment:
     sku_capacity: int | None = None
     rai_policy_name: str | None = None
     provisioning_state: str = ""
+    key: str = field(default="", compare=False)  #: ``idkey(id)``, precomputed: used on every lookup
+    account_key: str = field(default="", compare=False)  #: ``idkey(account_id)``
+
+    def __post_init__(self) -> None:
+        self.key = idkey(self.id)
+        self.account_key = idkey(self.account_id)
 
     @property
     def model_label(self) -> str:

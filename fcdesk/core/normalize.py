@@ -9,6 +9,8 @@ record it as an error on that scope and carry on.
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -56,7 +58,7 @@ class MalformedPayload(ValueError):
 
 
 def _obj(body: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(body, Mapping):
+    if type(body) is not dict and not isinstance(body, Mapping):  # dict first: ABC checks are slow
         raise MalformedPayload(f"{what}: expected a JSON object, got {type(body).__name__}")
     return body
 
@@ -65,7 +67,7 @@ def _props(body: Mapping[str, Any]) -> Mapping[str, Any]:
     props = body.get("properties")
     if props is None:
         return {}
-    if not isinstance(props, Mapping):
+    if type(props) is not dict and not isinstance(props, Mapping):
         raise MalformedPayload(f"'properties' is a {type(props).__name__}, not an object")
     return props
 
@@ -93,10 +95,15 @@ def parse_time(value: Any) -> datetime | None:
     """ISO-8601 with up to 7 fractional digits (ARM's habit) → aware UTC datetime."""
     if not isinstance(value, str) or not value:
         return None
+    return _parse_time(value)
+
+
+@functools.lru_cache(maxsize=4096)  # captures repeat a few timestamps hundreds of thousands of times
+def _parse_time(value: str) -> datetime | None:
     text = value.strip().replace("Z", "+00:00")
     if "." in text:
         head, _, tail = text.partition(".")
-        frac = "".join(ch for ch in tail if ch.isdigit())
+        frac = tail[: len(tail) - len(tail.lstrip("0123456789"))]  # leading digits only
         zone = tail[len(frac) :]
         text = f"{head}.{frac[:6]}{zone}"
     try:
@@ -190,20 +197,21 @@ def deployment(body: Any) -> Deployment:
     sku = b.get("sku") if isinstance(b.get("sku"), Mapping) else {}
     capacity = sku.get("capacity")
     rai = p.get("raiPolicyName")
-    account_id = parent_id(arm_id)
+    intern = sys.intern  # the same account/subscription/group strings repeat on every deployment
+    account_id = intern(parent_id(arm_id))
     return Deployment(
         id=arm_id,
         name=_str(b.get("name")) or arm_id.rsplit("/", 1)[-1],
         account_id=account_id,
-        subscription_id=id_segment(arm_id, "subscriptions") or "",
-        resource_group=id_segment(arm_id, "resourceGroups") or "",
-        account_name=account_id.rsplit("/", 1)[-1],
+        subscription_id=intern(id_segment(arm_id, "subscriptions") or ""),
+        resource_group=intern(id_segment(arm_id, "resourceGroups") or ""),
+        account_name=intern(account_id.rsplit("/", 1)[-1]),
         model_name=_str(model.get("name")),
         model_version=_str(model.get("version")),
         model_format=_str(model.get("format")),
         sku_name=_str(sku.get("name")),
         sku_capacity=capacity if isinstance(capacity, int) and not isinstance(capacity, bool) else None,
-        rai_policy_name=str(rai) if isinstance(rai, str) and rai.strip() else None,
+        rai_policy_name=intern(rai) if isinstance(rai, str) and rai.strip() else None,
         provisioning_state=_str(p.get("provisioningState")),
     )
 
@@ -211,13 +219,27 @@ def deployment(body: Any) -> Deployment:
 # ----------------------------------------------------------------------------------- guardrails
 
 
+_FILTERS: dict[tuple[Any, ...], ContentFilter] = {}
+
+
 def content_filter(entry: Any) -> ContentFilter:
+    """One filter entry. Identical entries share one (immutable) object: a large tenant repeats the
+    same few dozen settings hundreds of thousands of times."""
     e = _obj(entry, "content filter")
     name = e.get("name")
     if not isinstance(name, str) or not name.strip():
         raise MalformedPayload("a content filter has no 'name'")
     raw_sev = e.get("severityThreshold", e.get("allowedContentLevel"))
-    return ContentFilter(
+    try:
+        key = tuple(sorted(e.items()))
+        hash(key)
+    except TypeError:  # nested values: not shareable, still fine
+        key = None
+    if key is not None:
+        shared = _FILTERS.get(key)
+        if shared is not None:
+            return shared
+    flt = ContentFilter(
         name=canonical_filter_name(name),
         source=canonical_source(e.get("source")),
         enabled=_bool(e.get("enabled")),
@@ -226,6 +248,9 @@ def content_filter(entry: Any) -> ContentFilter:
         raw_threshold=_str(raw_sev) or None,
         raw=dict(e),
     )
+    if key is not None and len(_FILTERS) < 10_000:
+        _FILTERS[key] = flt
+    return flt
 
 
 def rai_policy(body: Any) -> Guardrail:
@@ -312,6 +337,19 @@ def guardrail_policy(body: Any) -> GuardrailPolicy:
     )
 
 
+#: The policy-state fields fcdesk reads: a capture ``$select``s exactly these (states are the bulk
+#: of a large tenant, so every field left out counts).
+POLICY_STATE_FIELDS = (
+    "resourceId",
+    "policyAssignmentId",
+    "policySetDefinitionId",
+    "policyDefinitionReferenceId",
+    "policyDefinitionId",
+    "complianceState",
+    "timestamp",
+)
+
+
 def policy_state(body: Any) -> ComplianceRecord:
     b = _obj(body, "policy state")
     resource = _str(b.get("resourceId"))
@@ -327,8 +365,8 @@ def policy_state(body: Any) -> ComplianceRecord:
     }.get(raw_state.lower(), ComplianceState.UNKNOWN)
     return ComplianceRecord(
         resource_id=resource,
-        assignment_id=assignment,
-        reference_id=_str(b.get("policyDefinitionReferenceId")),
+        assignment_id=sys.intern(assignment),
+        reference_id=sys.intern(_str(b.get("policyDefinitionReferenceId"))),
         state=state,
         raw_state=raw_state or "Unknown",
         timestamp=parse_time(b.get("timestamp")),

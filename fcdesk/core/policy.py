@@ -196,6 +196,17 @@ class GuardrailPolicy:
     created_by_fcdesk: bool = False
     parameters: dict[str, Any] = field(default_factory=dict)  #: as assigned (``{name: {value}}``)
     metadata: dict[str, Any] = field(default_factory=dict)
+    _content_key: tuple[object, ...] | None = field(default=None, repr=False, compare=False)
+    key: str = field(default="", repr=False, compare=False)  #: lower-case id, precomputed for lookups
+
+    def __post_init__(self) -> None:
+        self.key = self.id.rstrip("/").lower()
+
+    def content_key(self) -> tuple[object, ...]:
+        """What the policy requires, independent of its name and scope (an evaluation cache key)."""
+        if self._content_key is None:
+            self._content_key = (frozenset(self.requirements.values()), self.mode_requirement)
+        return self._content_key
 
     @property
     def label(self) -> str:
@@ -279,7 +290,28 @@ def _parse_sevs(values: list[Any] | None) -> tuple[frozenset[Severity], list[str
 def requirements_from_parameters(
     params: Mapping[str, Any],
 ) -> tuple[dict[tuple[str, str], ControlRequirement], ModeRequirement]:
-    """Parse an assignment's parameters; missing ones take the initiative's defaults."""
+    """Parse an assignment's parameters; missing ones take the initiative's defaults.
+
+    Large tenants assign the same parameters many times: parses are shared by their JSON text.
+    """
+    try:
+        text = json.dumps(params, sort_keys=True)
+    except (TypeError, ValueError):
+        return _requirements(params)
+    cached = _REQ_CACHE.get(text)
+    if cached is None:
+        cached = _requirements(params)
+        if len(_REQ_CACHE) < 4096:
+            _REQ_CACHE[text] = cached
+    return dict(cached[0]), cached[1]
+
+
+_REQ_CACHE: dict[str, tuple[dict[tuple[str, str], ControlRequirement], ModeRequirement]] = {}
+
+
+def _requirements(
+    params: Mapping[str, Any],
+) -> tuple[dict[tuple[str, str], ControlRequirement], ModeRequirement]:
     reqs: dict[tuple[str, str], ControlRequirement] = {}
     for key, names in CONTROL_PARAMS.items():
         en, bad1 = _parse_bools(_as_list(_param_value(params, names.enabled)), frozenset({True}))

@@ -43,7 +43,7 @@ CONTROL_COLUMN_OFFSET = 8
 _CONTROL_INDEX = {c.key: i for i, c in enumerate(CATALOGUE)}
 
 NAME_WIDTH = 150
-CONTROL_WIDTH = 105
+CONTROL_WIDTH = 122  #: fits "Blocks ≥ Medium" in the default font
 
 
 def column_for_control(key: tuple[str, str]) -> int:

@@ -267,9 +267,10 @@ class RecommendationModel(RowTableModel[Recommendation]):
                 Column(
                     "Severity",
                     lambda r: r.severity or "Unknown",
-                    sort_key=lambda r: severity_rank(r.severity),
-                    background=lambda r: c.severity(r.severity),
-                    header_tooltip="Defender for Cloud's risk level (sorts High first).",
+                    # within one severity, what needs attention (Unhealthy) comes first
+                    sort_key=lambda r: (severity_rank(r.severity), not is_unhealthy(r)),
+                    background=lambda r: c.severity(r.severity) if is_unhealthy(r) else None,
+                    header_tooltip="Defender for Cloud's risk level (sorts High first, unhealthy first).",
                 ),
                 Column(
                     "Status",
@@ -351,12 +352,14 @@ class PlanModel(RowTableModel[PlanRow]):
                 Column(
                     "Prompt evidence",
                     lambda p: _on_off(p.plan.prompt_evidence) if p.plan else EMPTY,
+                    width=130,
                     sort_key=lambda p: p.plan.prompt_evidence if p.plan else None,
                     header_tooltip="AIPromptEvidence: alerts include the suspicious prompt and response.",
                 ),
                 Column(
                     "Microsoft Purview",
                     lambda p: _on_off(p.plan.purview if p.plan else False),
+                    width=140,
                     sort_key=lambda p: p.plan.purview if p.plan else False,
                     header_tooltip="AIPromptSharingWithPurview extension of the Defender for AI plan.",
                 ),

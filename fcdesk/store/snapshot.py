@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import gc
 import hashlib
 import logging
 import os
+import queue
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from typing import Any
 import orjson
 
 from fcdesk._version import __version__
+from fcdesk.core.gcpause import paused_gc
 from fcdesk.core.records import Kind, RawRecord, ScopeError, SnapshotMeta, Source
 
 _log = logging.getLogger(__name__)
@@ -220,7 +222,7 @@ def _fill(connection: sqlite3.Connection, meta: SnapshotMeta, records: Iterable[
     for statement in _SCHEMA_V1:
         connection.execute(statement)
     rows = _RecordRows(records)
-    with _gc_paused():
+    with paused_gc():
         connection.executemany(
             "INSERT INTO records (kind, id, scope, body) VALUES (?, ?, ?, CAST(? AS TEXT))", rows
         )
@@ -265,19 +267,6 @@ class _RecordRows:
                 self.duplicates += 1
             seen_add(key)
             yield (key[0], record_id, record.scope, dumps(body))
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC around bulk work that allocates hundreds of thousands of objects and
-    frees none: otherwise repeated full collections make reading 400k records 3-4 times slower."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _meta_rows(meta: SnapshotMeta, total: int) -> Iterator[tuple[str, str]]:
@@ -439,7 +428,8 @@ def _check_header(path: Path) -> _Header:
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     uri = f"{path.absolute().as_uri()}?mode=ro"
     try:
-        return sqlite3.connect(uri, uri=True, isolation_level=None)
+        # check_same_thread=False: the record stream fetches on a helper thread (one at a time).
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
         raise _corrupt(path, f"sqlite open: {exc}") from None
 
@@ -534,45 +524,138 @@ def read_meta(path: os.PathLike[str] | str) -> SnapshotMeta:
     return read_summary(path).meta
 
 
-def read_snapshot(path: os.PathLike[str] | str) -> Snapshot:
-    """Read and fully verify a snapshot: SQLite ``quick_check``, tables, meta, every record body
-    and the stored counts. Raises a ``SnapshotError`` subclass on any problem."""
+@dataclass(slots=True)
+class SnapshotReader:
+    """An open snapshot whose records are decoded one at a time (see :func:`open_snapshot`)."""
+
+    path: Path
+    meta: SnapshotMeta
+    counts: dict[Kind | str, int]
+    records: Iterator[RawRecord]
+
+
+class _QuickCheck(threading.Thread):
+    """``PRAGMA quick_check`` on its own connection, beside the record stream.
+
+    SQLite releases the GIL, so on a multi-core machine the check costs no wall time; its verdict
+    is awaited at the end of the stream (before the stream reports success)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="fcdesk-snapshot-quick-check", daemon=True)
+        self.path = path
+        self.problem: str | None = None
+
+    def run(self) -> None:
+        try:
+            connection = _connect_read_only(self.path)
+        except SnapshotError as exc:
+            self.problem = exc.detail or exc.user_message
+            return
+        try:
+            check = connection.execute("PRAGMA quick_check").fetchall()
+            if check != [("ok",)]:
+                self.problem = "quick_check: " + "; ".join(str(row[0]) for row in check[:5])
+        except sqlite3.Error as exc:
+            self.problem = f"quick_check: {exc}"
+        finally:
+            connection.close()
+
+    def verdict(self) -> None:
+        self.join()
+        if self.problem is not None:
+            raise _corrupt(self.path, self.problem)
+
+
+@contextlib.contextmanager
+def open_snapshot(path: os.PathLike[str] | str) -> Iterator[SnapshotReader]:
+    """Open and verify a snapshot, then stream its records.
+
+    Verified before the first record: header (size against page count), tables, meta, counts.
+    While streaming: every body parses, and SQLite's ``quick_check`` runs on a second connection.
+    At the end: the stored per-kind counts and the quick_check verdict. Any problem raises a
+    ``SnapshotError`` subclass, also from the middle or the end of the iteration, so a consumer
+    must treat what it built as void unless the iteration completes. Streaming lets a consumer drop
+    each body once it has used it: a 100,000-deployment snapshot never holds all its JSON at once.
+    """
     path = Path(path)
     header = _check_header(path)
     connection = _connect_read_only(path)
+    quick = _QuickCheck(path)
     try:
-        check = connection.execute("PRAGMA quick_check").fetchall()
-        if check != [("ok",)]:
-            raise _corrupt(path, "quick_check: " + "; ".join(str(row[0]) for row in check[:5]))
-        _check_tables(connection, path)
-        meta = _load_meta(connection, path, header.schema)
-        counts = _load_counts(connection, path)
-        with _gc_paused():
-            records = _load_records(connection, path)
-    except sqlite3.Error as exc:
-        raise _corrupt(path, f"sqlite: {exc}") from None
+        try:
+            _check_tables(connection, path)
+            meta = _load_meta(connection, path, header.schema)
+            counts = _load_counts(connection, path)
+        except sqlite3.Error as exc:
+            raise _corrupt(path, f"sqlite: {exc}") from None
+        quick.start()
+        records = _iter_records(connection, path, counts, quick)
+        try:
+            yield SnapshotReader(path, meta, counts, records)
+        finally:
+            records.close()  # stops and joins the reader thread before the connection goes away
     finally:
+        if quick.ident is not None:
+            quick.join()
         connection.close()
-    actual = collections.Counter(record.kind for record in records)
+
+
+def read_snapshot(path: os.PathLike[str] | str) -> Snapshot:
+    """Read and fully verify a snapshot into memory (see :func:`open_snapshot` to stream instead)."""
+    with open_snapshot(path) as reader, paused_gc():
+        records = list(reader.records)
+    return Snapshot(meta=reader.meta, records=records, path=reader.path, counts=reader.counts)
+
+
+_BATCH = 2048
+
+
+def _fetch_batches(connection: sqlite3.Connection, out: queue.Queue[list[Any] | BaseException | None]) -> None:
+    """Producer: SQLite reads (GIL released) overlap with the consumer's decoding and building."""
+    try:
+        cursor = connection.execute("SELECT kind, id, scope, CAST(body AS BLOB) FROM records ORDER BY rowid")
+        while rows := cursor.fetchmany(_BATCH):
+            out.put(rows)
+        out.put(None)
+    except BaseException as exc:  # handed to the consumer, which raises it in its own thread
+        out.put(exc)
+
+
+def _iter_records(
+    connection: sqlite3.Connection, path: Path, counts: dict[Kind | str, int], quick: _QuickCheck
+) -> Iterator[RawRecord]:
+    loads, kinds, decode_error = orjson.loads, _KINDS, orjson.JSONDecodeError
+    actual: collections.Counter[Kind | str] = collections.Counter()
+    batches: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=8)
+    producer = threading.Thread(target=_fetch_batches, args=(connection, batches), name="fcdesk-snapshot-read", daemon=True)
+    producer.start()
+    try:
+        while (rows := batches.get()) is not None:
+            if isinstance(rows, sqlite3.Error):
+                raise _corrupt(path, f"sqlite: {rows}")
+            if isinstance(rows, BaseException):
+                raise rows
+            for kind, record_id, scope, body in rows:
+                try:
+                    parsed = loads(body)
+                except decode_error as exc:
+                    raise _corrupt(path, f"record {kind}/{record_id}: bad JSON ({exc})") from None
+                if type(parsed) is not dict:
+                    raise _corrupt(path, f"record {kind}/{record_id}: body is not a JSON object")
+                record_kind = kinds.get(kind, kind)
+                actual[record_kind] += 1
+                yield RawRecord(record_kind, record_id, parsed, scope)
+    finally:
+        # Unblock and finish the producer whatever happened (it may be waiting on a full queue).
+        while producer.is_alive():
+            try:
+                batches.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        producer.join()
     if actual != collections.Counter(counts):
         raise _corrupt(path, f"counts {dict(counts)} do not match records {dict(actual)}")
-    return Snapshot(meta=meta, records=records, path=path, counts=counts)
-
-
-def _load_records(connection: sqlite3.Connection, path: Path) -> list[RawRecord]:
-    loads, kinds, decode_error = orjson.loads, _KINDS, orjson.JSONDecodeError
-    records: list[RawRecord] = []
-    append = records.append
-    cursor = connection.execute("SELECT kind, id, scope, CAST(body AS BLOB) FROM records ORDER BY rowid")
-    for kind, record_id, scope, body in cursor:
-        try:
-            parsed = loads(body)
-        except decode_error as exc:
-            raise _corrupt(path, f"record {kind}/{record_id}: bad JSON ({exc})") from None
-        if type(parsed) is not dict:
-            raise _corrupt(path, f"record {kind}/{record_id}: body is not a JSON object")
-        append(RawRecord(kinds.get(kind, kind), record_id, parsed, scope))
-    return records
+    quick.verdict()
 
 
 # ------------------------------------------------------------------------------------- evidence

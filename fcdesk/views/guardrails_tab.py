@@ -12,7 +12,7 @@ from collections import Counter
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from fcdesk.core.guardrails import BASELINE, CATALOGUE, DEFAULT_V2, GuardrailOrigin
 from fcdesk.core.inventory import MatrixRow
@@ -110,6 +110,7 @@ class GuardrailsTab(WorkspaceTab):
 
         self.table = DataTable(self.model, self, object_name="guardrailsTable")
         self.table.setAccessibleName("Guardrail comparison matrix")
+        self._arrange_columns()
         lay.addWidget(self.table, 1)
         self.filter_bar.bind(self.table)
 
@@ -309,6 +310,18 @@ class GuardrailsTab(WorkspaceTab):
 
     # ------------------------------------------------------------------ details
 
+    def _arrange_columns(self) -> None:
+        """Show who and what first, then the controls; where it lives goes last (visual order only)."""
+        header = self.table.horizontalHeader()
+        names = [c.header for c in self.model.columns]
+        front = ["Deployment", "Account", "Guardrail", "Mode"]
+        back = ["Model", "Project(s)", "Resource group", "Subscription"]
+        order = [n for n in front if n in names]
+        order += [n for n in names if n not in front and n not in back]
+        order += [n for n in back if n in names]
+        for visual, name in enumerate(order):
+            header.moveSection(header.visualIndex(names.index(name)), visual)
+
     def show_details(self, row: MatrixRow | None) -> None:
         d = self.detail
         if row is None:
@@ -367,16 +380,17 @@ class GuardrailsTab(WorkspaceTab):
                 f"default ({DEFAULT_V2}): shown in bold."
             )
         gaps = set(row.gaps)
+        pairs = []
         for i, ctl in enumerate(CATALOGUE):
-            cell = eff.cells[i]
-            if i in gaps:
-                label = d.add_text(f"{ctl.label}: {cell.text} (gap: default is {BASELINE[i].text})")
-                font = label.font()
-                font.setBold(True)
-                label.setFont(font)
-                label.setProperty("gap", True)
-            else:
-                d.add_text(f"{ctl.label}: {cell.text}")
+            text = eff.cells[i].text
+            pairs.append((ctl.label, f"{text} · gap (default: {BASELINE[i].text})" if i in gaps else text))
+        form = d.add_fields(pairs)
+        for i in gaps:
+            value = form.itemAt(i, QFormLayout.ItemRole.FieldRole).widget()
+            font = value.font()
+            font.setBold(True)
+            value.setFont(font)
+            value.setProperty("gap", True)
         d.add_text("Blocklists", muted=True)
         d.add_text(blocklists_tooltip(eff))
         d.add_text("Other filters (names fcdesk does not know, as sent)", muted=True)

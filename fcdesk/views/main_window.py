@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         self.services = services
         self._loading: asyncio.Task[None] | None = None
         self.setWindowTitle("fcdesk")
-        self.resize(1400, 860)
+        self.resize(1480, 900)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
         self._build_toolbar()
@@ -189,9 +189,9 @@ class MainWindow(QMainWindow):
         for tab in self.workspace_tabs:
             self.details_stack.addWidget(tab.detail)
         self.details_dock.setWidget(self.details_stack)
-        self.details_dock.setMinimumWidth(340)
+        self.details_dock.setMinimumWidth(360)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.details_dock)
-        self.resizeDocks([self.details_dock], [430], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.details_dock], [500], Qt.Orientation.Horizontal)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         open_act.triggered.connect(self._choose_snapshot)
         file_menu.addSeparator()
         quit_act = file_menu.addAction("&Quit")
-        quit_act.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_act.setShortcut(QKeySequence("Ctrl+Q"))  # StandardKey.Quit is unbound on some platforms
         quit_act.triggered.connect(self.close)
 
         view_menu = self.menuBar().addMenu("&View")

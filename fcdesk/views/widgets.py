@@ -174,10 +174,14 @@ class DataTable(QTableView):
         rows = sorted({i.row() for i in sel.selectedRows()}) if sel else []
         return [self.proxy.row_object(r) for r in rows]
 
+    def _first_visual_column(self) -> int:
+        """The leftmost column as shown (sections may have been moved), so selecting never scrolls."""
+        return max(self.horizontalHeader().logicalIndex(0), 0)
+
     def select_first_row(self) -> bool:
         if self.proxy.rowCount() == 0:
             return False
-        idx = self.proxy.index(0, 0)
+        idx = self.proxy.index(0, self._first_visual_column())
         self.selectionModel().setCurrentIndex(
             idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
         )
@@ -186,7 +190,7 @@ class DataTable(QTableView):
     def select_row_object(self, predicate: Callable[[Any], bool]) -> bool:
         for r in range(self.proxy.rowCount()):
             if predicate(self.proxy.row_object(r)):
-                idx = self.proxy.index(r, 0)
+                idx = self.proxy.index(r, self._first_visual_column())
                 self.selectionModel().setCurrentIndex(
                     idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
                 )
@@ -353,20 +357,21 @@ class DetailPanel(QScrollArea):
         super().__init__(parent)
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._new_body()
+        self.placeholder("Select a row to see its details.")
+
+    def _new_body(self) -> None:
+        # A fresh body per rebuild: emptying and refilling one layout left word-wrapped labels
+        # with stale heights (clipped text) until the next resize.
         self._body = QWidget()
         self._layout = QVBoxLayout(self._body)
         self._layout.setContentsMargins(12, 12, 12, 12)
         self._layout.setSpacing(8)
-        self.setWidget(self._body)
-        self.placeholder("Select a row to see its details.")
+        self.setWidget(self._body)  # deletes the previous body
 
     def clear(self) -> None:
-        while self._layout.count():
-            item = self._layout.takeAt(0)
-            w = item.widget()
-            if w is not None:
-                w.setParent(None)
-                w.deleteLater()
+        self._new_body()
 
     def placeholder(self, text: str) -> None:
         self.clear()
@@ -383,8 +388,11 @@ class DetailPanel(QScrollArea):
         form = QFormLayout(box)
         form.setContentsMargins(0, 0, 0, 0)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        # Long labels put their value on the next line instead of squeezing it to one word a line.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for k, v in pairs:
-            form.addRow(PlainLabel(k, wrap=False, muted=True), PlainLabel(v))
+            form.addRow(PlainLabel(k, muted=True), PlainLabel(v))
         self._layout.addWidget(box)
         return form
 

@@ -244,3 +244,20 @@ def test_sha256_of_matches_hashlib(tmp_path: Path) -> None:
     write_snapshot(path, make_meta(), many_records(3000))  # several MiB: more than one chunk
     assert sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     assert path.stat().st_size > 1 << 20
+
+
+def test_stream_can_be_left_early_and_reopened(tmp_path) -> None:
+    """Leaving the stream half-way stops its reader thread cleanly; the file stays readable."""
+    import threading
+
+    from fcdesk.store.snapshot import open_snapshot
+
+    path = tmp_path / "many.fcsnap"
+    records = [RawRecord(Kind.DEPLOYMENT, f"/d/{i}", {"id": f"/d/{i}", "n": i}) for i in range(20_000)]
+    write_snapshot(path, make_meta(), records)
+    with open_snapshot(path) as reader:
+        first = [next(reader.records) for _ in range(10)]
+    assert [r.id for r in first] == [f"/d/{i}" for i in range(10)]
+    assert not [t for t in threading.enumerate() if t.name.startswith("fcdesk-snapshot")]
+    with open_snapshot(path) as reader:
+        assert sum(1 for _ in reader.records) == 20_000
