@@ -9,12 +9,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from fcdesk.app import demo_snapshot_path, load_inventory
+from fcdesk.core.demo import generate
 from fcdesk.core.inventory import Scope
 from fcdesk.gui import build_window
 from fcdesk.models.workspace import OFFLINE_REASON
 from fcdesk.store.settings import Settings
 from fcdesk.store.snapshot import write_snapshot
-from fcdesk.core.demo import generate
 
 
 @pytest.fixture

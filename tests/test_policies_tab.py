@@ -26,6 +26,7 @@ from fcdesk.core.policy import (
     parameters_for,
 )
 from fcdesk.core.records import Kind, RawRecord, Source
+from fcdesk.core.text import as_of, format_utc, html_to_plain, relative
 from fcdesk.models.palette import LIGHT
 from fcdesk.models.policies import (
     AssetSummaryModel,
@@ -43,7 +44,6 @@ from fcdesk.views.policies_tab import (
     AssetsTab,
     PoliciesTab,
 )
-from fcdesk.core.text import as_of, format_utc, html_to_plain, relative
 from fcdesk.views.widgets import Banner, DataTable, PlainLabel
 from tests.helpers import builders as b
 

@@ -8,7 +8,6 @@ governing policies are found through a scope index, not by scanning every policy
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime

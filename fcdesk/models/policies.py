@@ -8,7 +8,6 @@ Names from Azure are returned verbatim for DisplayRole (the views never render t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtGui import QColor

@@ -22,8 +22,8 @@ from fcdesk.core.model import (
     id_segment,
     idkey,
 )
-from fcdesk.models.palette import StateColors
 from fcdesk.core.text import EMPTY, format_utc
+from fcdesk.models.palette import StateColors
 from fcdesk.models.table import Column, RowTableModel
 
 PUBLIC_PORTAL = "https://portal.azure.com"

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from fcdesk.core.inventory import AssetRow, PolicyRow
 from fcdesk.core.model import Deployment, idkey
 from fcdesk.core.normalize import parse_time
+from fcdesk.core.text import as_of, format_utc, plural
 from fcdesk.models.palette import StateColors, colors_for
 from fcdesk.models.policies import (
     POLICY_STATUS_EXPLAINED,
@@ -48,10 +49,9 @@ from fcdesk.models.policies import (
     governing_rows,
     scope_errors,
 )
-from fcdesk.models.table import plain_tooltip
+from fcdesk.models.table import RowTableModel, plain_tooltip
 from fcdesk.models.workspace import WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
-from fcdesk.core.text import as_of, format_utc, plural
 from fcdesk.views.widgets import (
     Banner,
     BannerKind,
@@ -247,6 +247,20 @@ class _PolicyDetail(_DetailBody):
         b.addWidget(self.excepted)
 
 
+def _table_or_empty(
+    model: RowTableModel[Any], table_name: str, empty_text: str, empty_name: str
+) -> tuple[DataTable, PlainLabel, QStackedWidget]:
+    """A table and the placeholder shown instead of it when the scope has nothing to list."""
+    table = DataTable(model, object_name=table_name)
+    empty = PlainLabel(empty_text, muted=True)
+    empty.setObjectName(empty_name)
+    empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    stack = QStackedWidget()
+    stack.addWidget(table)
+    stack.addWidget(empty)
+    return table, empty, stack
+
+
 class PoliciesTab(WorkspaceTab):
     """Guardrail policies in scope.
 
@@ -291,14 +305,10 @@ class PoliciesTab(WorkspaceTab):
         self.write_reason = PlainLabel("", wrap=False, muted=True)
         self.error_banner = Banner(BannerKind.WARNING, self)
 
-        self.table = DataTable(self.model, object_name="policiesTable")
+        self.table, self.empty_state, self.stack = _table_or_empty(
+            self.model, "policiesTable", EMPTY_POLICIES, "policiesEmptyState"
+        )
         self.filter.bind(self.table)
-        self.empty_state = PlainLabel(EMPTY_POLICIES, muted=True)
-        self.empty_state.setObjectName("policiesEmptyState")
-        self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.table)
-        self.stack.addWidget(self.empty_state)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 6, 0, 0)
@@ -554,14 +564,10 @@ class AssetsTab(WorkspaceTab):
         self.build_button.setObjectName("viewInBuildButton")
         self.write_reason = PlainLabel("", wrap=False, muted=True)
         self.error_banner = Banner(BannerKind.WARNING, self)
-        self.table = DataTable(self.model, object_name="assetsTable")
+        self.table, self.empty_state, self.stack = _table_or_empty(
+            self.model, "assetsTable", EMPTY_ASSETS_NO_POLICY, "assetsEmptyState"
+        )
         self.filter.bind(self.table)
-        self.empty_state = PlainLabel(EMPTY_ASSETS_NO_POLICY, muted=True)
-        self.empty_state.setObjectName("assetsEmptyState")
-        self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.table)
-        self.stack.addWidget(self.empty_state)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 6, 0, 0)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from fcdesk.core.guardrails import CellState
 from fcdesk.core.model import Alert, Recommendation, id_segment, idkey
+from fcdesk.core.text import as_of, html_to_plain, plural
 from fcdesk.models.palette import StateColors
 from fcdesk.models.policies import scope_errors
 from fcdesk.models.security import (
@@ -52,7 +53,6 @@ from fcdesk.models.table import ROW_ROLE, plain_tooltip
 from fcdesk.models.workspace import WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
 from fcdesk.views.policies_tab import default_colors, dock_table, fit_table, form_box, set_form_rows
-from fcdesk.core.text import as_of, html_to_plain, plural
 from fcdesk.views.widgets import (
     Banner,
     BannerKind,
@@ -77,6 +77,18 @@ def _resource_text(resource_id: str) -> str:
     return account_name(resource_id) + (f" (resource group {rg})" if rg else "")
 
 
+def _link_buttons(layout: QVBoxLayout, prefix: str) -> tuple[QPushButton, QPushButton]:
+    """The "Open in Azure portal" / "Copy link" row of a detail page (objectNames ``<prefix>PortalButton``…)."""
+    portal = _portal_button("Open in Azure portal", f"{prefix}PortalButton")
+    copy = _portal_button("Copy link", f"{prefix}CopyLinkButton")
+    row = QHBoxLayout()
+    row.addWidget(portal)
+    row.addWidget(copy)
+    row.addStretch(1)
+    layout.addLayout(row)
+    return portal, copy
+
+
 def _portal_button(text: str, object_name: str) -> QPushButton:
     btn = QPushButton(text)
     btn.setObjectName(object_name)
@@ -98,17 +110,11 @@ class _RecommendationPage(QWidget):
         self.description.setObjectName("recommendationDescription")
         self.remediation = PlainLabel("")
         self.remediation.setObjectName("recommendationRemediation")
-        self.portal_button = _portal_button("Open in Azure portal", "recommendationPortalButton")
-        self.copy_button = _portal_button("Copy link", "recommendationCopyLinkButton")
         for w in (self.title, self.subtitle, box, heading("Description", 2), self.description):
             lay.addWidget(w)
         lay.addWidget(heading("Remediation", 2))
         lay.addWidget(self.remediation)
-        row = QHBoxLayout()
-        row.addWidget(self.portal_button)
-        row.addWidget(self.copy_button)
-        row.addStretch(1)
-        lay.addLayout(row)
+        self.portal_button, self.copy_button = _link_buttons(lay, "recommendation")
         lay.addStretch(1)
 
 
@@ -125,17 +131,11 @@ class _AlertPage(QWidget):
         self.description = PlainLabel("")
         self.steps = PlainLabel("")
         self.steps.setObjectName("alertRemediation")
-        self.portal_button = _portal_button("Open in Azure portal", "alertPortalButton")
-        self.copy_button = _portal_button("Copy link", "alertCopyLinkButton")
         for w in (self.title, self.subtitle, box, heading("Description", 2), self.description):
             lay.addWidget(w)
         lay.addWidget(heading("Remediation steps", 2))
         lay.addWidget(self.steps)
-        row = QHBoxLayout()
-        row.addWidget(self.portal_button)
-        row.addWidget(self.copy_button)
-        row.addStretch(1)
-        lay.addLayout(row)
+        self.portal_button, self.copy_button = _link_buttons(lay, "alert")
         lay.addWidget(heading("Guardrail of the deployment hit", 2))
         self.target_note = PlainLabel("", muted=True)
         self.jailbreak_banner = Banner(BannerKind.ERROR)
