@@ -230,10 +230,12 @@ def content_filter(entry: Any) -> ContentFilter:
     if not isinstance(name, str) or not name.strip():
         raise MalformedPayload("a content filter has no 'name'")
     raw_sev = e.get("severityThreshold", e.get("allowedContentLevel"))
+    # Everything the normalised filter is made of (not the raw dict's other keys): entries that agree
+    # on these are the same filter.
+    key = (name, e.get("source"), e.get("enabled"), e.get("blocking"), raw_sev)
     try:
-        key = tuple(sorted(e.items()))
         hash(key)
-    except TypeError:  # nested values: not shareable, still fine
+    except TypeError:  # a non-scalar value: not shareable, still fine
         key = None
     if key is not None:
         shared = _FILTERS.get(key)
@@ -350,6 +352,14 @@ POLICY_STATE_FIELDS = (
 )
 
 
+_STATES = {
+    "Compliant": ComplianceState.COMPLIANT,
+    "NonCompliant": ComplianceState.NON_COMPLIANT,
+    "compliant": ComplianceState.COMPLIANT,
+    "noncompliant": ComplianceState.NON_COMPLIANT,
+}
+
+
 def policy_state(body: Any) -> ComplianceRecord:
     b = _obj(body, "policy state")
     resource = _str(b.get("resourceId"))
@@ -359,10 +369,7 @@ def policy_state(body: Any) -> ComplianceRecord:
     raw_state = _str(b.get("complianceState"))
     if not raw_state and isinstance(b.get("isCompliant"), bool):
         raw_state = "Compliant" if b["isCompliant"] else "NonCompliant"
-    state = {
-        "compliant": ComplianceState.COMPLIANT,
-        "noncompliant": ComplianceState.NON_COMPLIANT,
-    }.get(raw_state.lower(), ComplianceState.UNKNOWN)
+    state = _STATES.get(raw_state) or _STATES.get(raw_state.lower(), ComplianceState.UNKNOWN)
     return ComplianceRecord(
         resource_id=resource,
         assignment_id=sys.intern(assignment),

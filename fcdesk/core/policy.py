@@ -292,21 +292,21 @@ def requirements_from_parameters(
 ) -> tuple[dict[tuple[str, str], ControlRequirement], ModeRequirement]:
     """Parse an assignment's parameters; missing ones take the initiative's defaults.
 
-    Large tenants assign the same parameters many times: parses are shared by their JSON text.
+    Large tenants assign the same parameters many times: parses are shared by their text.
     """
     try:
-        text = json.dumps(params, sort_keys=True)
-    except (TypeError, ValueError):
+        key: Any = tuple((k, repr(params[k])) for k in sorted(params))
+    except TypeError:
         return _requirements(params)
-    cached = _REQ_CACHE.get(text)
+    cached = _REQ_CACHE.get(key)
     if cached is None:
         cached = _requirements(params)
         if len(_REQ_CACHE) < 4096:
-            _REQ_CACHE[text] = cached
+            _REQ_CACHE[key] = cached
     return dict(cached[0]), cached[1]
 
 
-_REQ_CACHE: dict[str, tuple[dict[tuple[str, str], ControlRequirement], ModeRequirement]] = {}
+_REQ_CACHE: dict[Any, tuple[dict[tuple[str, str], ControlRequirement], ModeRequirement]] = {}
 
 
 def _requirements(
