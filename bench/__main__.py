@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 #: Modules to run first, in this order; any other bench_*.py found runs after them, by name.
-ORDER: list[str] = ["bench_startup", "bench_open", "bench_matrix"]
+ORDER: list[str] = ["bench_startup", "bench_open", "bench_matrix", "bench_capture", "bench_gui_refresh"]
 
 
 def discover() -> list[str]:

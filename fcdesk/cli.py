@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, required=True, metavar="PATH")
     demo.add_argument("--scale", type=int, default=1, metavar="N", help="multiply everything by N (250 ≈ 10,000 deployments)")
     demo.add_argument("--seed", type=int, default=0, metavar="S")
+
+    from fcdesk.capture_cli import add_parser as add_capture_parser  # live capture: fcdesk/capture_cli.py
+
+    add_capture_parser(sub)
     return p
 
 
@@ -56,6 +60,10 @@ def run(argv: list[str] | None = None, *, t0: float | None = None) -> int:
         return _report(args)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "capture":
+        from fcdesk.capture_cli import run as run_capture
+
+        return run_capture(args, parser)
     if args.self_test:
         from fcdesk.selftest import run_self_test
 

@@ -15,9 +15,20 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from fcdesk import __version__
-from fcdesk.app import Loaded, load_inventory, startup_snapshot
+from fcdesk.app import (
+    Loaded,
+    live_session_factory,
+    load_inventory,
+    quiet_executor_debug_log,
+    save_to_library,
+    startup_snapshot,
+    store_sp_secret,
+    warm_up_live,
+)
+from fcdesk.azure.contract import LiveSession
+from fcdesk.core.gcpause import freeze_long_lived
 from fcdesk.core.inventory import Inventory
-from fcdesk.core.records import SnapshotMeta, Source
+from fcdesk.core.records import RawRecord, SnapshotMeta, Source
 from fcdesk.models.palette import colors_for
 from fcdesk.models.workspace import SnapshotInfo, WorkspaceContext
 from fcdesk.resources_path import resource_path
@@ -93,7 +104,16 @@ def empty_inventory() -> Inventory:
     return Inventory.build(SnapshotMeta(captured_at=datetime.now(UTC), source=Source.DEMO, tenant_name="(loading)"), [])
 
 
-def build_window(app: QApplication, loaded: Loaded | None, settings: Settings | None) -> MainWindow:
+def build_window(
+    app: QApplication,
+    loaded: Loaded | None,
+    settings: Settings | None,
+    *,
+    session_factory: Callable[..., LiveSession] | None = live_session_factory,
+    save_snapshot: Callable[[SnapshotMeta, list[RawRecord]], Path] | None = save_to_library,
+) -> MainWindow:
+    """The main window with its services. The Azure SDK is not imported here: ``session_factory``
+    imports it on the first sign-in, so the window starts without it."""
     if loaded is not None:
         context = WorkspaceContext(loaded.inventory, SnapshotInfo(loaded.path, loaded.source))
     else:
@@ -103,6 +123,10 @@ def build_window(app: QApplication, loaded: Loaded | None, settings: Settings | 
         settings=settings,
         colors=colors_for(is_dark(app)),
         snapshot_dir=paths.snapshot_dir,
+        session_factory=session_factory,
+        save_snapshot=save_snapshot,
+        store_secret=store_sp_secret,
+        warm_up=warm_up_live if session_factory is live_session_factory else None,
     )
     return MainWindow(context, services)
 
@@ -122,6 +146,7 @@ def run_gui(snapshot: Path | None) -> int:
 
     app = make_app()
     install_qt_log_bridge()
+    quiet_executor_debug_log()
     path = startup_snapshot(snapshot)
     loaded, error = _startup_load(path)
     if loaded is None and error is not None and snapshot is not None:
@@ -130,6 +155,7 @@ def run_gui(snapshot: Path | None) -> int:
         loaded = fallback
     window = build_window(app, loaded, Settings())
     window.show()
+    freeze_long_lived()  # the window, its models and the first inventory stay: see core.gcpause
     if error is not None:
         box = QMessageBox(QMessageBox.Icon.Warning, "Could not open snapshot", error, QMessageBox.StandardButton.Ok, window)
         box.setTextFormat(Qt.TextFormat.PlainText)
@@ -139,7 +165,14 @@ def run_gui(snapshot: Path | None) -> int:
         closing = asyncio.Event()
         app.aboutToQuit.connect(closing.set)
         if loaded is None and error is None:
+            opened = asyncio.Event()
+            window.snapshotOpened.connect(lambda _p: opened.set())
+            window.openFailed.connect(lambda _m: opened.set())
             window.open_snapshot(path)
+            await opened.wait()  # the stored snapshot first, so a live refresh is not overwritten by it
+        # A remembered non-interactive sign-in (Azure CLI, or the token variable set) refreshes in
+        # the background; otherwise the stored snapshot stays until the user clicks Sign in.
+        window.maybe_sign_in_silently()
         await closing.wait()
         return 0
 

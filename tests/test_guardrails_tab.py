@@ -153,11 +153,11 @@ def test_no_filtering_banner_follows_the_scope(tab: GuardrailsTab, context: Work
     )
     assert "Contoso Prod" not in tab.banner.label.text()
     context.set_scope(Scope(frozenset({b.SUB_PROD})))
+    assert tab.rows_shown() == 6  # a hidden tab catches up when asked (WorkspaceTab.ensure_fresh)
     assert not tab.banner.isVisibleTo(tab)
-    assert tab.rows_shown() == 6
     context.set_scope(Scope(frozenset({b.SUB_SANDBOX})))
-    assert tab.banner.isVisibleTo(tab)
     assert tab.rows_shown() == 2
+    assert tab.banner.isVisibleTo(tab)
 
 
 def test_selecting_a_row_fills_the_detail_panel(tab: GuardrailsTab) -> None:

@@ -115,3 +115,19 @@ def test_window_state_is_remembered(qtbot, qapp, tmp_path: Path) -> None:
     qtbot.addWidget(second)
     assert second.tabs.currentWidget() is second.tab("security")
     assert (second.size().width(), second.size().height()) == (640, 480)
+
+
+def test_hidden_tabs_catch_up_after_the_visible_one(window, qtbot) -> None:
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_tab("policies")
+    inv = window.context.inventory
+    sandbox = next(s for s in inv.subscriptions.values() if s.display_name == "Contoso Research Sandbox")
+    window.set_subscription(sandbox.subscription_id)
+    # the visible tab reloaded at once; the hidden ones are only marked stale ...
+    assert not window.tab("policies").stale
+    assert window.tab("guardrails").stale and window.tab("security").stale
+    # ... and the window brings them up to date on later event-loop turns, titles included
+    qtbot.waitUntil(lambda: not any(t.stale for t in window.workspace_tabs), timeout=3000)
+    gaps = sum(1 for r in inv.matrix_rows(window.context.scope) if r.has_gap)
+    assert window.tabs.tabText(window.tabs.indexOf(window.tab("guardrails"))) == f"Guardrails ({gaps} gaps)"

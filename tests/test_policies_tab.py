@@ -221,6 +221,7 @@ def policies(qtbot, context: WorkspaceContext) -> PoliciesTab:
     tab = PoliciesTab(context, colors=LIGHT)
     qtbot.addWidget(tab)
     qtbot.addWidget(tab.detail)
+    tab.show()  # as in the window: a shown tab follows scope changes at once (hidden ones catch up lazily)
     return tab
 
 
@@ -229,6 +230,7 @@ def assets(qtbot, context: WorkspaceContext) -> AssetsTab:
     tab = AssetsTab(context, colors=LIGHT)
     qtbot.addWidget(tab)
     qtbot.addWidget(tab.detail)
+    tab.show()  # as in the window: a shown tab follows scope changes at once (hidden ones catch up lazily)
     return tab
 
 

@@ -260,6 +260,7 @@ def tab(qtbot, context: WorkspaceContext, opened: list[QUrl]) -> SecurityTab:
     widget = SecurityTab(context, colors=LIGHT, open_url=opened.append)
     qtbot.addWidget(widget)
     qtbot.addWidget(widget.detail)
+    widget.show()  # as in the window: a shown tab follows scope changes at once (hidden ones catch up lazily)
     return widget
 
 

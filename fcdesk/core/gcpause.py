@@ -33,3 +33,14 @@ def paused_gc() -> Iterator[None]:
             _depth -= 1
             if _depth == 0 and _was_enabled:
                 gc.enable()
+
+
+def freeze_long_lived() -> None:
+    """Move every object alive now out of the cyclic GC's reach (``gc.freeze``).
+
+    Call it once long-lived data is in place (the SDK imported, an inventory built). Full
+    collections otherwise re-scan that whole heap on the GUI thread: measured as 30-40 ms stalls
+    during a live refresh. Frozen objects are still freed by reference counting when dropped; an
+    inventory holds no reference cycles, so replacing one releases the old one as usual.
+    """
+    gc.freeze()

@@ -43,14 +43,28 @@ from fcdesk.core.policy import Evaluation, GuardrailPolicy, evaluate
 from fcdesk.core.records import Kind, RawRecord, ScopeError, SnapshotMeta
 
 
-def _bulk(fn: Any) -> Any:
-    """Derivations that allocate one object per deployment run with the cyclic GC paused."""
+def _derived(fn: Any) -> Any:
+    """A per-scope derivation: computed once per (method, scope) with the cyclic GC paused.
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with paused_gc():
-            return fn(*args, **kwargs)
+    An inventory never changes after it is built, so results are memoised; :meth:`Inventory.prepare`
+    computes them on a worker thread so that showing a new inventory costs the GUI thread little.
+    Callers must not mutate the returned lists.
+    """
+    name = fn.__name__
 
-    wrapper.__doc__, wrapper.__name__ = fn.__doc__, fn.__name__
+    def wrapper(self: Inventory, scope: Scope | None = None) -> Any:
+        scope = ALL if scope is None else scope
+        key = (name, scope)
+        cached = self._memo.get(key)
+        if cached is None:
+            with paused_gc():
+                cached = fn(self, scope)
+            if len(self._memo) > 64:  # many scopes visited: keep memory bounded
+                self._memo.clear()
+            self._memo[key] = cached
+        return cached
+
+    wrapper.__doc__, wrapper.__name__ = fn.__doc__, name
     return wrapper
 
 
@@ -206,6 +220,7 @@ class Inventory:
     _verdicts: dict[tuple[str, str], AzureVerdict] = field(default_factory=dict, repr=False)
     _evaluated_assignments: dict[str, datetime | None] = field(default_factory=dict, repr=False)
     _state_agg: dict[tuple[str, str], _StateFold] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple[str, Scope], Any] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------------------- building
 
@@ -474,7 +489,7 @@ class Inventory:
 
     # ----------------------------------------------------------------------------- derived rows
 
-    @_bulk
+    @_derived
     def policy_rows(self, scope: Scope = ALL) -> list[PolicyRow]:
         policies = self.scoped_policies(scope)
         by_id = {p.key: p for p in policies}
@@ -506,7 +521,7 @@ class Inventory:
     def _asset(self, dep: Deployment, pol: GuardrailPolicy) -> AssetRow:
         return AssetRow(dep, pol, self.effective(dep), self.local(dep, pol), self.azure(dep, pol))
 
-    @_bulk
+    @_derived
     def asset_rows(self, scope: Scope = ALL) -> list[AssetRow]:
         rows = []
         for dep in self.scoped_deployments(scope):
@@ -515,7 +530,7 @@ class Inventory:
                     rows.append(self._asset(dep, pol))
         return rows
 
-    @_bulk
+    @_derived
     def matrix_rows(self, scope: Scope = ALL) -> list[MatrixRow]:
         rows = []
         proj_label: dict[str, str] = {}
@@ -549,6 +564,16 @@ class Inventory:
             for dep in self.scoped_deployments(scope)
             if any(self._asset(dep, pol).violating for pol in self.governing(dep) if not pol.disabled)
         ]
+
+    def prepare(self, scope: Scope | None = None) -> Inventory:
+        """Compute what the four tabs show for ``scope`` now (call it on a worker thread)."""
+        scope = ALL if scope is None else scope
+        self.policy_rows(scope)
+        self.asset_rows(scope)
+        self.matrix_rows(scope)
+        self.scoped_recommendations(scope)
+        self.scoped_alerts(scope)
+        return self
 
     def errors_for(self, scope_id: str) -> list[ScopeError]:
         key = idkey(scope_id)

@@ -15,6 +15,8 @@ from fcdesk.core.inventory import ALL, Inventory, Scope
 from fcdesk.core.records import Source
 
 OFFLINE_REASON = "Offline snapshot: sign in to make changes"
+#: Shown on every write action while the window shows data just fetched from Azure.
+LIVE_REASON = "Live writes are not enabled yet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,16 +24,20 @@ class SnapshotInfo:
     path: Path | None  #: file it came from (None: built in memory)
     source: Source | str
     label: str = ""
+    #: fetched from Azure by this window (a refresh in progress or just finished), not read from a file
+    live: bool = False
 
 
 class WorkspaceContext(QObject):
     """Signals:
     inventoryChanged(): a new inventory (snapshot opened or refreshed); the scope may have been reset.
     scopeChanged(): the subscription/project filter changed.
+    infoChanged(): only the description of the data changed (e.g. a refresh was saved to a file).
     """
 
     inventoryChanged = Signal()
     scopeChanged = Signal()
+    infoChanged = Signal()
 
     def __init__(self, inventory: Inventory, info: SnapshotInfo, parent: Any = None) -> None:
         super().__init__(parent)
@@ -52,17 +58,34 @@ class WorkspaceContext(QObject):
     def scope(self) -> Scope:
         return self._scope
 
-    def set_inventory(self, inventory: Inventory, info: SnapshotInfo) -> None:
+    def set_inventory(self, inventory: Inventory, info: SnapshotInfo, *, scope: Scope | None = None) -> None:
+        """Show ``inventory``. ``scope`` (default: the current one) is kept where the inventory has it.
+
+        The write reason follows the data: :data:`LIVE_REASON` for live data (``info.live``),
+        :data:`OFFLINE_REASON` for a snapshot read from a file.
+        """
         self._inventory = inventory
         self._info = info
+        if self._write_reason in (OFFLINE_REASON, LIVE_REASON):
+            self._write_reason = LIVE_REASON if info.live else OFFLINE_REASON
+        self._scope = self.scope_for(inventory, scope)
+        self.inventoryChanged.emit()
+
+    def scope_for(self, inventory: Inventory, wanted: Scope | None = None) -> Scope:
+        """The scope :meth:`set_inventory` will show ``inventory`` in: ``wanted`` (default the current
+        scope), narrowed to what the inventory has. Thread-safe: loaders use it to prepare rows."""
+        scope = self._scope if wanted is None else wanted
         known = {s.lower() for s in inventory.subscriptions}
-        scope = self._scope
         if scope.subscriptions is not None and not scope.subscriptions <= known:
             scope = ALL
         if scope.project_id is not None and scope.project_id.lower() not in inventory.projects:
             scope = Scope(scope.subscriptions, None)
-        self._scope = scope
-        self.inventoryChanged.emit()
+        return scope
+
+    def set_info(self, info: SnapshotInfo) -> None:
+        """Describe the same data differently (a live refresh saved to the library): no reload."""
+        self._info = info
+        self.infoChanged.emit()
 
     def set_scope(self, scope: Scope) -> None:
         if scope != self._scope:

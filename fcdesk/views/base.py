@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QWidget
 
 from fcdesk.models.workspace import WorkspaceContext
@@ -12,9 +17,13 @@ from fcdesk.views.widgets import DetailPanel
 class WorkspaceTab(QWidget):
     """A tab of the compliance workspace.
 
-    Subclasses build their widgets in ``__init__``, fill them in :meth:`reload` (called on
-    ``inventoryChanged`` and ``scopeChanged`` of the injected context) and put the selected row's
-    details into :attr:`detail`, which the main window shows in its Details dock.
+    Subclasses build their widgets in ``__init__``, fill them in :meth:`reload` and put the selected
+    row's details into :attr:`detail`, which the main window shows in its Details dock.
+
+    When the context's data or scope changes, a *visible* tab reloads at once; a hidden one is only
+    marked stale and reloads when it is shown, when asked for its rows, or when the window catches
+    stale tabs up one per event-loop turn (:meth:`ensure_fresh`). A refresh that pushes new data
+    several times a second then costs the GUI thread one tab's reload per push, not four.
 
     Signals:
         titleChanged(str): the tab's title changed (e.g. a count of items needing attention).
@@ -31,8 +40,37 @@ class WorkspaceTab(QWidget):
         super().__init__(parent)
         self.context = context
         self.detail = DetailPanel()
-        context.inventoryChanged.connect(self.reload)
-        context.scopeChanged.connect(self.reload)
+        self._stale = False
+        context.inventoryChanged.connect(self._data_changed)
+        context.scopeChanged.connect(self._data_changed)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("rows_shown", "select_first"):  # answers must reflect the current data
+            fn = cls.__dict__.get(name)
+            if fn is not None:
+                setattr(cls, name, _fresh_first(fn))
+
+    @property
+    def stale(self) -> bool:
+        return self._stale
+
+    def _data_changed(self) -> None:
+        if self.isVisible():
+            self._stale = False
+            self.reload()
+        else:
+            self._stale = True
+
+    def ensure_fresh(self) -> None:
+        """Reload now if the data changed while the tab was hidden."""
+        if self._stale:
+            self._stale = False
+            self.reload()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.ensure_fresh()
+        super().showEvent(event)
 
     def title(self) -> str:
         return self.base_title
@@ -51,3 +89,12 @@ class WorkspaceTab(QWidget):
 
     def focus_filter(self) -> None:
         """Put the keyboard focus in the tab's filter field (Ctrl+F)."""
+
+
+def _fresh_first(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(self: WorkspaceTab, *args: Any, **kwargs: Any) -> Any:
+        self.ensure_fresh()
+        return fn(self, *args, **kwargs)
+
+    return wrapper

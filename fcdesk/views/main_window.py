@@ -1,4 +1,11 @@
-"""The main window: scope filters, the four workspace tabs, a Details dock and a status bar."""
+"""The main window: scope filters, the four workspace tabs, a Details dock and a status bar.
+
+Live Azure: "Sign in…" opens :class:`~fcdesk.views.signin_dialog.SignInDialog` with a session from
+the injected ``session_factory`` (the composition root imports the SDK lazily, on first sign-in);
+"Refresh" (F5) runs a :class:`~fcdesk.views.refresh.RefreshController` that fills the tabs as
+records arrive, shows its progress in the status bar with a Cancel button, and saves every capture
+to the snapshot library through the injected ``save_snapshot``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+import shiboken6
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,6 +37,8 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from fcdesk import __version__
+from fcdesk.azure.contract import Identity, LiveSession
+from fcdesk.core.gcpause import freeze_long_lived, paused_gc
 from fcdesk.core.inventory import ALL, Inventory, Scope
 from fcdesk.core.records import Source
 from fcdesk.models.palette import StateColors
@@ -36,7 +46,22 @@ from fcdesk.models.workspace import SnapshotInfo, WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
 from fcdesk.views.guardrails_tab import GuardrailsTab
 from fcdesk.views.policies_tab import AssetsTab, PoliciesTab
+from fcdesk.views.refresh import (
+    RefreshController,
+    RefreshOutcome,
+    RefreshProgress,
+    SaveSnapshot,
+    describe_capture_errors,
+)
 from fcdesk.views.security_tab import SecurityTab
+from fcdesk.views.signin_dialog import (
+    SessionFactory,
+    SignInChoice,
+    SignInDialog,
+    SignInServices,
+    StoreSecret,
+    remembered_choice,
+)
 from fcdesk.views.widgets import Banner, BannerKind, PlainLabel
 
 log = logging.getLogger(__name__)
@@ -67,6 +92,14 @@ class WindowServices:
     settings: SettingsStore | None = None
     colors: StateColors | None = None
     snapshot_dir: Callable[[], Path] | None = None
+    #: a new, signed-out live session (the composition root imports the SDK on the first call)
+    session_factory: SessionFactory | Callable[..., LiveSession] | None = None
+    #: blocking: saves a capture into the snapshot library (run on a worker thread)
+    save_snapshot: SaveSnapshot | None = None
+    #: the auth helpers' keyring writer for a service principal's secret (a coroutine)
+    store_secret: StoreSecret | None = None
+    #: blocking: imports the live path (SDK) ahead of use; run once on a worker thread
+    warm_up: Callable[[], None] | None = None
 
 
 def _relative(when: datetime, now: datetime | None = None) -> str:
@@ -87,10 +120,20 @@ class MainWindow(QMainWindow):
     """Signals:
     snapshotOpened(str): a snapshot file was opened successfully (its path).
     openFailed(str): opening a snapshot failed (the user-facing message).
+    signedIn(object): a live session is in use (its Identity).
+    signInFailed(str): a silent sign-in at start failed (plain text); the snapshot stays.
+    signedOut(): the live session was closed.
+    refreshFinished(object): a refresh ended (a RefreshOutcome: complete, partial or cancelled).
+    refreshFailed(str): a refresh fetched nothing (plain text); the data shown is unchanged.
     """
 
     snapshotOpened = Signal(str)
     openFailed = Signal(str)
+    signedIn = Signal(object)
+    signInFailed = Signal(str)
+    signedOut = Signal()
+    refreshFinished = Signal(object)
+    refreshFailed = Signal(str)
 
     def __init__(self, context: WorkspaceContext, services: WindowServices, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -98,6 +141,16 @@ class MainWindow(QMainWindow):
         self.context = context
         self.services = services
         self._loading: asyncio.Task[None] | None = None
+        self._catch_up_pending = False
+        self.session: LiveSession | None = None
+        self.identity: Identity | None = None
+        self.choice: SignInChoice | None = None
+        self.sign_in_dialog: SignInDialog | None = None
+        self._closers: set[asyncio.Future[None]] = set()  #: previous sessions being closed
+        self._closing_down = False
+        self._closing_task: asyncio.Future[None] | None = None
+        self._warm: asyncio.Future[None] | None = None
+        self.refresher = RefreshController(context, services.save_snapshot, self)
         self.setWindowTitle("fcdesk")
         self.resize(1480, 900)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
@@ -110,7 +163,17 @@ class MainWindow(QMainWindow):
 
         context.inventoryChanged.connect(self._on_inventory_changed)
         context.scopeChanged.connect(self._update_status)
+        # after the tabs' own handlers: the visible tab has reloaded, hidden ones are stale
+        context.inventoryChanged.connect(self._catch_up_tabs)
+        context.scopeChanged.connect(self._catch_up_tabs)
+        context.infoChanged.connect(self._update_status)
+        self.refresher.started.connect(self._on_refresh_started)
+        self.refresher.progressChanged.connect(self.refresh_progress.update_progress)
+        self.refresher.finished.connect(self._on_refresh_finished)
+        self.refresher.failed.connect(self._on_refresh_failed)
+        self.refresh_progress.cancelRequested.connect(self.cancel_refresh)
         self._on_inventory_changed()
+        self._update_live_actions()
         self._restore_state()
 
     # ------------------------------------------------------------------------------ building
@@ -140,10 +203,17 @@ class MainWindow(QMainWindow):
         spacer = QWidget(bar)
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
+        self.sign_in_action = QAction("Sign in…", self)
+        self.sign_in_action.setObjectName("signInAction")
+        self.sign_in_action.setToolTip("Sign in to Azure and choose the subscriptions to read")
+        self.sign_in_action.triggered.connect(self.open_sign_in)
+        bar.addAction(self.sign_in_action)
         self.refresh_action = QAction("Refresh", self)
+        self.refresh_action.setObjectName("refreshAction")
         self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
         self.refresh_action.setEnabled(False)
         self.refresh_action.setToolTip("Offline snapshot: sign in to refresh from Azure")
+        self.refresh_action.triggered.connect(self.refresh)
         bar.addAction(self.refresh_action)
         self.subscription_combo.currentIndexChanged.connect(self._on_subscription_changed)
         self.project_combo.currentIndexChanged.connect(self._on_project_changed)
@@ -195,9 +265,13 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self.sign_in_action)
+        file_menu.addAction(self.refresh_action)
+        file_menu.addSeparator()
         open_act = file_menu.addAction("&Open snapshot…")
         open_act.setShortcut(QKeySequence.StandardKey.Open)
         open_act.triggered.connect(self._choose_snapshot)
+        self.open_action = open_act
         file_menu.addSeparator()
         quit_act = file_menu.addAction("&Quit")
         quit_act.setShortcut(QKeySequence("Ctrl+Q"))  # StandardKey.Quit is unbound on some platforms
@@ -222,6 +296,11 @@ class MainWindow(QMainWindow):
         self.status_label = PlainLabel("", wrap=False)
         self.status_label.setObjectName("statusSource")
         self.statusBar().addWidget(self.status_label, 1)
+        self.refresh_progress = RefreshProgress(self)
+        self.statusBar().addPermanentWidget(self.refresh_progress)
+        self.account_label = PlainLabel("", wrap=False, muted=True)
+        self.account_label.setObjectName("statusAccount")
+        self.statusBar().addPermanentWidget(self.account_label)
 
     # ------------------------------------------------------------------------------ scope filters
 
@@ -290,17 +369,33 @@ class MainWindow(QMainWindow):
         source = {Source.DEMO: "Demo snapshot", Source.LIVE: "Live capture", Source.IMPORT: "Imported snapshot"}.get(
             info.source, "Snapshot"
         )
+        if info.live:
+            source = "Live data"
         when = meta.captured_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         tenant = meta.tenant_name or meta.tenant_id or "unknown tenant"
         parts = [f"{source}: {tenant}", f"as of {when} ({_relative(meta.captured_at)})", f"{meta.cloud} cloud"]
         if info.path is not None:
             parts.append(info.path.name)
-        if meta.partial:
+        if info.live and info.label == "refreshing":
+            parts.append("refreshing…")
+        elif meta.partial:
             parts.append("partial capture")
         self.status_label.setText("  ·  ".join(parts))
         self.status_label.setToolTip(str(info.path) if info.path else "")
         self.setWindowTitle(f"fcdesk — {tenant} — {source}")
-        if info.source is Source.DEMO:
+        if info.live and info.label == "refreshing":
+            self.source_banner.show_message(
+                f"Refreshing from Azure ({tenant}): the tabs fill as data arrives."
+            )
+        elif info.live:
+            reason = self.context.write_disabled_reason
+            text = f"Live data from Azure as of {when}."
+            if reason:
+                text += f" Read-only: {reason.lower()}."
+            if info.label == "cancelled":
+                text += " The refresh was cancelled: what was fetched is shown."
+            self.source_banner.show_message(text)
+        elif info.source is Source.DEMO:
             self.source_banner.show_message(
                 f"You are looking at a demo tenant ({tenant}). Everything is read-only; nothing here is your data."
             )
@@ -309,14 +404,23 @@ class MainWindow(QMainWindow):
                 f"Offline snapshot as of {when}: read-only. " if self.context.write_disabled_reason else ""
             )
         if inv.errors:
-            scopes = sorted({e.scope.rsplit("/", 1)[-1] or "capture" for e in inv.errors})
-            shown = ", ".join(scopes[:3]) + (f" and {len(scopes) - 3} more" if len(scopes) > 3 else "")
-            self.error_banner.show_message(
-                f"{len(inv.errors)} part(s) of this capture could not be read ({shown}); everything else is shown. "
-                f"First: {inv.errors[0].message}"
-            )
+            self.error_banner.show_message(describe_capture_errors(inv.errors, inv.subscription_name))
         else:
             self.error_banner.clear()
+
+    def _catch_up_tabs(self) -> None:
+        """Reload stale hidden tabs one per event-loop turn, so timers and paints run in between."""
+        if not self._catch_up_pending:
+            self._catch_up_pending = True
+            QTimer.singleShot(0, self._catch_up_one)
+
+    def _catch_up_one(self) -> None:
+        self._catch_up_pending = False
+        stale = [t for t in self.workspace_tabs if t.stale]
+        if stale:
+            stale[0].ensure_fresh()
+            if len(stale) > 1:
+                self._catch_up_tabs()
 
     def _on_tab_changed(self, index: int) -> None:
         if 0 <= index < len(self.workspace_tabs):
@@ -354,7 +458,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening {path.name}…")
         self.setCursor(Qt.CursorShape.BusyCursor)
         try:
-            inventory, info = await asyncio.to_thread(self.services.load_snapshot, path)
+            inventory, info = await asyncio.to_thread(self._load_prepared, path)
         except SnapshotOpenError as exc:
             self._open_failed(str(exc))
             return
@@ -364,11 +468,225 @@ class MainWindow(QMainWindow):
         self.context.set_inventory(inventory, info)
         self.snapshotOpened.emit(str(path))
 
+    def _load_prepared(self, path: Path) -> tuple[Inventory, SnapshotInfo]:
+        """Worker thread: read the snapshot and derive the rows it will be shown with."""
+        with paused_gc():  # no collection may scan the fresh objects before they are frozen
+            inventory, info = self.services.load_snapshot(path)
+            inventory.prepare(self.context.scope_for(inventory))
+            freeze_long_lived()  # see fcdesk.core.gcpause
+        return inventory, info
+
     def _open_failed(self, message: str) -> None:
         self.openFailed.emit(message)
         box = QMessageBox(QMessageBox.Icon.Warning, "Could not open snapshot", message, QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.open()
+
+    # ------------------------------------------------------------------------------ live Azure
+
+    def sign_in_services(self) -> SignInServices | None:
+        factory = self.services.session_factory
+        if factory is None:
+            return None
+        return SignInServices(
+            session_factory=factory,
+            settings=self.services.settings,
+            store_secret=self.services.store_secret,
+            prepare=self.prepare_live,
+        )
+
+    def open_sign_in(self) -> SignInDialog | None:
+        """Open the sign-in wizard (window-modal, ``open()``); on OK the new session refreshes."""
+        services = self.sign_in_services()
+        if services is None:
+            self.statusBar().showMessage("Live Azure is not available in this build.", 8000)
+            return None
+        if self.sign_in_dialog is not None and self.sign_in_dialog.isVisible():
+            self.sign_in_dialog.raise_()
+            self.sign_in_dialog.activateWindow()
+            return self.sign_in_dialog
+        old = self.sign_in_dialog
+        if old is not None and old.idle:
+            old.deleteLater()
+        dialog = SignInDialog(services, self)
+        dialog.accepted.connect(lambda d=dialog: self._sign_in_accepted(d))
+        self.sign_in_dialog = dialog
+        self._start_warm_up()  # while the user fills in the form
+        dialog.open()
+        return dialog
+
+    def _start_warm_up(self) -> asyncio.Future[None] | None:
+        if self.services.warm_up is None:
+            return None
+        if self._warm is None:
+            self._warm = asyncio.ensure_future(asyncio.to_thread(self.services.warm_up))
+        return self._warm
+
+    async def prepare_live(self) -> None:
+        """Wait until the live path is imported (on a worker thread, once), so that neither the
+        sign-in nor the first capture imports the SDK on the GUI thread."""
+        warm = self._start_warm_up()
+        if warm is not None:
+            await asyncio.shield(warm)
+
+    def _sign_in_accepted(self, dialog: SignInDialog) -> None:
+        session = dialog.take_session()
+        if session is None or dialog.identity is None or dialog.choice is None:
+            return
+        self.use_session(session, dialog.identity, dialog.choice)
+        self.refresh()
+
+    def use_session(self, session: LiveSession, identity: Identity, choice: SignInChoice) -> None:
+        """Make ``session`` the window's live session (closing the previous one); say who is signed in."""
+        previous = self.session
+        if previous is not None and previous is not session:
+            if self.refresher.running:
+                self.refresher.cancel()
+            self._close_later(previous)
+        self.session, self.identity, self.choice = session, identity, choice
+        tenant = choice.tenant_name or identity.tenant_id
+        self.account_label.setText(f"Signed in: {identity.principal} · {tenant}")
+        self.account_label.setToolTip(
+            f"{identity.method} sign-in · {identity.cloud.label} · token cache: {identity.token_cache}"
+        )
+        self._update_live_actions()
+        self.signedIn.emit(identity)
+
+    def remembered_sign_in(self) -> SignInChoice | None:
+        return remembered_choice(self.services.settings)
+
+    def maybe_sign_in_silently(self) -> bool:
+        """At start: repeat a remembered non-interactive sign-in (CLI, or the token variable set), refresh.
+
+        Returns whether it started. Otherwise the snapshot stays and the user clicks Sign in.
+        """
+        choice = self.remembered_sign_in()
+        if self.services.session_factory is None or choice is None or not choice.silent_capable():
+            return False
+        if self.session is not None:
+            return False
+        self.sign_in_silently(choice)
+        return True
+
+    @asyncSlot(object)
+    async def sign_in_silently(self, choice: SignInChoice) -> None:
+        factory = self.services.session_factory
+        if factory is None:
+            return
+        self.statusBar().showMessage("Signing in to Azure…")
+        await self.prepare_live()
+        session = factory()
+        try:
+            identity = await session.sign_in(choice.sign_in_options())
+        except asyncio.CancelledError:
+            await session.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - plain text in the window; the snapshot stays
+            log.info("silent sign-in failed: %s", type(exc).__name__)
+            await session.close()
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            self.statusBar().clearMessage()
+            self.source_banner.show_message(
+                f"Could not sign in to Azure automatically: {message[:300]}",
+                ("Sign in…", self.open_sign_in),
+            )
+            self.signInFailed.emit(message)
+            return
+        self.statusBar().clearMessage()
+        self.use_session(session, identity, choice)
+        await self.run_refresh()
+
+    @asyncSlot()
+    async def refresh(self) -> None:
+        """Capture from Azure into the window (progressively) and the library (F5)."""
+        await self.run_refresh()
+
+    async def run_refresh(self) -> None:
+        session, choice = self.session, self.choice
+        if session is None or choice is None or self.refresher.running:
+            return
+        options = choice.capture_options(self.identity)
+        tenant = choice.tenant_name or (self.identity.tenant_id if self.identity else "")
+        await self.prepare_live()
+        try:
+            await self.refresher.run(session, options, tenant_name=tenant)
+        finally:
+            self._update_live_actions()
+
+    def cancel_refresh(self) -> None:
+        self.refresher.cancel()
+
+    def _on_refresh_started(self) -> None:
+        self.refresh_progress.begin("Connecting…")
+        self._update_live_actions()
+
+    def _on_refresh_finished(self, outcome: RefreshOutcome) -> None:
+        self.refresh_progress.end()
+        result = outcome.result
+        how = "cancelled" if result.cancelled else ("partial" if result.meta.partial else "complete")
+        saved = f"; saved as {outcome.path.name}" if outcome.path else ""
+        if result.cancelled and not result.records:
+            saved = "; nothing was fetched, the data shown is unchanged"
+        if outcome.save_error:
+            saved = f"; NOT saved: {outcome.save_error}"
+        self.statusBar().showMessage(
+            f"Refresh {how}: {len(result.records):,} records, {result.requests:,} requests "
+            f"in {result.seconds:.1f} s{saved}",
+            15000,
+        )
+        self._update_live_actions()
+        self.refreshFinished.emit(outcome)
+
+    def _on_refresh_failed(self, message: str) -> None:
+        self.refresh_progress.end()
+        self.error_banner.show_message(f"The refresh failed: {message}")
+        self._update_live_actions()
+        self.refreshFailed.emit(message)
+
+    def _update_live_actions(self) -> None:
+        running = self.refresher.running
+        signed_in = self.session is not None
+        available = self.services.session_factory is not None
+        self.sign_in_action.setEnabled(available and not running)
+        self.sign_in_action.setText("Sign in again…" if signed_in else "Sign in…")
+        self.refresh_action.setEnabled(signed_in and not running)
+        self.open_action.setEnabled(not running)
+        if running:
+            self.refresh_action.setToolTip("A refresh is running")
+        elif signed_in:
+            self.refresh_action.setToolTip("Read the chosen subscriptions from Azure again (F5)")
+        else:
+            self.refresh_action.setToolTip("Offline snapshot: sign in to refresh from Azure")
+
+    async def shutdown(self) -> None:
+        """Stop a refresh and close the live session (awaitable; used on exit and by sign-out)."""
+        if self.refresher.running:
+            self.refresher.cancel()
+            while self.refresher.running:
+                await asyncio.sleep(0.02)
+        dialog = self.sign_in_dialog
+        if dialog is not None and shiboken6.isValid(dialog):
+            if dialog.isVisible():
+                dialog.reject()
+            while shiboken6.isValid(dialog) and not dialog.idle:
+                await asyncio.sleep(0.02)
+        if self._closers:
+            await asyncio.gather(*list(self._closers), return_exceptions=True)
+        session, self.session, self.identity = self.session, None, None
+        if session is not None:
+            await session.close()
+        self.account_label.setText("")
+        self._update_live_actions()
+
+    @asyncSlot()
+    async def sign_out(self) -> None:
+        await self.shutdown()
+        self.signedOut.emit()
+
+    def _close_later(self, session: LiveSession) -> None:
+        closing = asyncio.ensure_future(session.close())
+        self._closers.add(closing)
+        closing.add_done_callback(self._closers.discard)
 
     # ------------------------------------------------------------------------------ misc
 
@@ -412,4 +730,19 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        if (self.session is not None or self.refresher.running) and not self._closing_down:
+            # Stop the refresh and close the session first (a refresh in flight is saved as
+            # cancelled), then close for real. The app quits with the last window, after which
+            # nothing asynchronous runs any more.
+            event.ignore()
+            self._closing_down = True
+            self._closing_task = asyncio.ensure_future(self._close_after_shutdown())
+            return
         super().closeEvent(event)
+
+    async def _close_after_shutdown(self) -> None:
+        try:
+            await asyncio.wait_for(self.shutdown(), timeout=5)
+        except Exception:  # noqa: BLE001 - closing the window must not fail
+            log.warning("Could not stop the live session cleanly", exc_info=True)
+        self.close()
