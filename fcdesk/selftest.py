@@ -43,6 +43,26 @@ def _settle(app: Any, ms: int = 150) -> None:
         time.sleep(0.005)
 
 
+def _dialogs(window: Any) -> list[tuple[str, Any]]:
+    """The dialogs a person meets besides the tabs, built without any network access."""
+    from fcdesk.views.compare_dialog import CompareDialog
+    from fcdesk.views.signin_dialog import SignInDialog
+
+    out: list[tuple[str, Any]] = []
+    services = window.sign_in_services()
+    if services is not None:
+        dialog = SignInDialog(services, window)
+        dialog.resize(720, 560)
+        out.append(("5-sign-in", dialog))
+    rows = window.context.inventory.matrix_rows(window.context.scope)
+    picked = [r for r in rows if r.deployment.model_name == "gpt-4o"][:3] or rows[:3]
+    if len(picked) >= 2:
+        compare = CompareDialog(picked, window)
+        compare.resize(900, 640)
+        out.append(("6-compare", compare))
+    return out
+
+
 def run_self_test(snapshot: Path | None, screenshots: Path | None, *, t0: float | None = None) -> int:
     result: dict[str, Any] = {"ok": False, "startup_ms": None, "tabs": {}, "screenshots": [], "snapshot": None, "errors": [], "warnings": []}
     try:
@@ -121,13 +141,15 @@ def _run(result: dict[str, Any], snapshot: Path | None, screenshots: Path | None
                 result["errors"].append(f"could not save {out}")
             else:
                 result["screenshots"].append(str(out))
-    for extra in getattr(window, "self_test_extras", lambda: [])():
-        name, widget = extra
+    for name, widget in _dialogs(window):
+        widget.show()
         _settle(app)
         if screenshots is not None:
             out = screenshots / f"{name}.png"
             if widget.grab().save(str(out)):
                 result["screenshots"].append(str(out))
+            else:
+                result["errors"].append(f"could not save {out}")
         widget.close()
     window.close()
     app.processEvents()

@@ -13,14 +13,12 @@ impossible (offline snapshot, no selection).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
-    QFormLayout,
     QHBoxLayout,
     QLayout,
     QStackedWidget,
@@ -49,7 +47,7 @@ from fcdesk.models.policies import (
     governing_rows,
     scope_errors,
 )
-from fcdesk.models.table import RowTableModel, plain_tooltip
+from fcdesk.models.table import RowTableModel
 from fcdesk.models.workspace import WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
 from fcdesk.views.widgets import (
@@ -60,7 +58,9 @@ from fcdesk.views.widgets import (
     PlainLabel,
     SegmentedToggle,
     WriteGate,
+    form_box,
     heading,
+    set_form_rows,
     write_button,
 )
 
@@ -119,28 +119,6 @@ def clear_layout(layout: QLayout) -> None:
             w.deleteLater()
         elif item.layout() is not None:
             clear_layout(item.layout())
-
-
-def set_form_rows(form: QFormLayout, rows: Sequence[tuple[str, ...]]) -> None:
-    """Replace a form's rows: ``(key, value)`` or ``(key, value, tooltip)``, all plain text."""
-    while form.rowCount():
-        form.removeRow(0)
-    for row in rows:
-        value = PlainLabel(row[1])
-        if len(row) > 2 and row[2]:
-            value.setToolTip(plain_tooltip(row[2]))
-        form.addRow(PlainLabel(row[0], wrap=False, muted=True), value)
-
-
-def form_box() -> tuple[QWidget, QFormLayout]:
-    """A key/value form for the dock; long values wrap below their key."""
-    box = QWidget()
-    form = QFormLayout(box)
-    form.setContentsMargins(0, 0, 0, 0)
-    form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
-    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-    return box, form
 
 
 def dep_label(dep: Deployment) -> str:

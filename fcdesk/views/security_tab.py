@@ -52,7 +52,7 @@ from fcdesk.models.security import (
 from fcdesk.models.table import ROW_ROLE, plain_tooltip
 from fcdesk.models.workspace import WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
-from fcdesk.views.policies_tab import default_colors, dock_table, fit_table, form_box, set_form_rows
+from fcdesk.views.policies_tab import default_colors, dock_table, fit_table
 from fcdesk.views.widgets import (
     Banner,
     BannerKind,
@@ -60,7 +60,9 @@ from fcdesk.views.widgets import (
     FilterBar,
     PlainLabel,
     WriteGate,
+    form_box,
     heading,
+    set_form_rows,
     write_button,
 )
 

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from fcdesk.models.proxy import FastSortFilterProxy
-from fcdesk.models.table import ROW_ROLE, RowTableModel
+from fcdesk.models.table import ROW_ROLE, RowTableModel, plain_tooltip
 from fcdesk.models.workspace import WorkspaceContext
 
 
@@ -350,6 +350,28 @@ class SegmentedToggle(QWidget):
         return self.group.checkedId()
 
 
+def set_form_rows(form: QFormLayout, rows: Sequence[tuple[str, ...]]) -> None:
+    """Replace a form's rows: ``(key, value)`` or ``(key, value, tooltip)``, all plain text."""
+    while form.rowCount():
+        form.removeRow(0)
+    for row in rows:
+        value = PlainLabel(row[1])
+        if len(row) > 2 and row[2]:
+            value.setToolTip(plain_tooltip(row[2]))
+        form.addRow(PlainLabel(row[0], muted=True), value)  # keys wrap too: long ones must not squeeze values
+
+
+def form_box() -> tuple[QWidget, QFormLayout]:
+    """A key/value form for a detail pane; a row whose key and value cannot share a line wraps."""
+    box = QWidget()
+    form = QFormLayout(box)
+    form.setContentsMargins(0, 0, 0, 0)
+    form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    return box, form
+
+
 class DetailPanel(QScrollArea):
     """A scrollable detail pane: a title, key/value rows and free sections, all plain text."""
 
@@ -384,15 +406,8 @@ class DetailPanel(QScrollArea):
             self._layout.addWidget(PlainLabel(subtitle, muted=True))
 
     def add_fields(self, pairs: Sequence[tuple[str, str]]) -> QFormLayout:
-        box = QWidget()
-        form = QFormLayout(box)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
-        # Long labels put their value on the next line instead of squeezing it to one word a line.
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        for k, v in pairs:
-            form.addRow(PlainLabel(k, muted=True), PlainLabel(v))
+        box, form = form_box()
+        set_form_rows(form, pairs)
         self._layout.addWidget(box)
         return form
 
