@@ -8,38 +8,20 @@ UI heartbeat stall ≤ 50 ms during a GUI refresh of the same tenant (measured i
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
-
-from bench.common import REPO
+from contextlib import contextmanager
 
 
 @contextmanager
 def emulator(*args: str) -> Iterator[dict[str, str]]:
-    """``python -m tests.arm_emulator`` in a subprocess; yields its url, ca_file and token."""
-    # Niced: ARM is another machine, not a process competing for this one's two cores. Without it the
-    # emulator's TLS work for ~1,000 requests steals CPU from the GUI thread being measured.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.arm_emulator", *args],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        preexec_fn=lambda: os.nice(10),
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if not line:
-            raise RuntimeError("the emulator did not start")
-        yield json.loads(line)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    """The emulator in its own process, niced: ARM is another machine, not a competitor for these two
+    cores (un-niced, its TLS work for ~1,000 requests steals CPU from the GUI thread being measured)."""
+    from tests.arm_emulator import emulator_process
+
+    with emulator_process(*args, nice=10) as emu:
+        yield {"url": emu.url, "ca_file": emu.ca_file, "token": emu.token}
 
 
 async def _capture(info: dict[str, str], sequential: bool) -> tuple[float, int, int, int]:

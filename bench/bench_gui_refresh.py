@@ -7,8 +7,6 @@ on the GUI thread (target ≤ 50 ms).
 
 from __future__ import annotations
 
-import json
-
 from bench.bench_capture import emulator
 from bench.common import run_json
 

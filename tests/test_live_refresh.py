@@ -7,15 +7,11 @@ while the tests spin Qt with ``qtbot.waitSignal``/``waitUntil`` (style A of styl
 
 from __future__ import annotations
 
-import json
 import re
-import select
 import subprocess
 import sys
 import time
-import types
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,7 +29,7 @@ from fcdesk.store.settings import Settings
 from fcdesk.views.main_window import MainWindow
 from fcdesk.views.refresh import RefreshOutcome, UiHeartbeat
 from fcdesk.views.signin_dialog import SETTINGS_KEY, SignInChoice
-from tests.arm_emulator import ArmEmulator, Faults, Scenario
+from tests.arm_emulator import ArmEmulator, Faults, Scenario, emulator_process
 
 REPO = Path(__file__).resolve().parents[1]
 SANDBOX = "Contoso Research Sandbox"
@@ -88,36 +84,6 @@ def sign_in(qtbot, window: MainWindow, url: str, ca_file: str):
 
 def finish(qtbot, dialog) -> None:
     qtbot.mouseClick(dialog.button(QWizard.WizardButton.FinishButton), Qt.MouseButton.LeftButton)
-
-
-@contextmanager
-def emulator_process(scale: int, latency_ms: float) -> Iterator[types.SimpleNamespace]:
-    """The emulator in its own process (``python -m tests.arm_emulator``), as Azure is to the app:
-    its request handling then cannot take the GIL from the GUI thread being measured."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.arm_emulator", "--scale", str(scale), "--latency-ms", str(latency_ms)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 60)  # never hang the suite on a stuck start
-        line = proc.stdout.readline() if ready else ""
-        if not line:
-            raise RuntimeError(f"the emulator did not start (exit code {proc.poll()})")
-        info = json.loads(line)
-        yield types.SimpleNamespace(url=info["url"], ca_file=info["ca_file"], token=info["token"])
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
 
 
 # ------------------------------------------------------------------------------------ tests
@@ -178,7 +144,7 @@ def test_refresh_fills_the_tabs_shows_progress_and_saves_to_the_library(window, 
 
 
 def test_the_window_stays_responsive_during_a_refresh(window, qtbot, monkeypatch) -> None:
-    with emulator_process(scale=5, latency_ms=20) as emu:
+    with emulator_process("--scale", "5", "--latency-ms", "20") as emu:
         monkeypatch.setenv(TOKEN_ENV, emu.token)
         dialog = sign_in(qtbot, window, emu.url, emu.ca_file)
         heartbeat = UiHeartbeat()

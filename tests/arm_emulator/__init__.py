@@ -38,8 +38,16 @@ Every list holding more than ``page_size`` items is paged with an absolute ``nex
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
 import threading
-from collections.abc import Coroutine
+import types
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .faults import FAULT_TYPES, Faults, Rule
@@ -182,3 +190,36 @@ def sdk_kwargs(emulator: ArmEmulator, **extra: Any) -> dict[str, Any]:
         "connection_verify": emulator.ca_file,
         **extra,
     }
+
+
+@contextlib.contextmanager
+def emulator_process(*args: str, nice: int = 0, start_timeout_s: float = 60) -> Iterator[types.SimpleNamespace]:
+    """``python -m tests.arm_emulator ARGS`` in its own process, as Azure is to the app: its request
+    handling then cannot take the GIL (or, with ``nice``, the CPU) from the process being measured.
+    Yields ``url``, ``ca_file`` and ``token``; stops the process on exit."""
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.arm_emulator", *args],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None,
+    )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], start_timeout_s)  # never hang on a stuck start
+        line = proc.stdout.readline() if ready else ""
+        if not line:
+            raise RuntimeError(f"the emulator did not start (exit code {proc.poll()})")
+        info = json.loads(line)
+        yield types.SimpleNamespace(url=info["url"], ca_file=info["ca_file"], token=info["token"])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
