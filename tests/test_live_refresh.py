@@ -91,6 +91,7 @@ def finish(qtbot, dialog) -> None:
 
 def test_refresh_fills_the_tabs_shows_progress_and_saves_to_the_library(window, qtbot, monkeypatch) -> None:
     scenario = Scenario.demo(scale=1)
+    switch_interval = sys.getswitchinterval()
     assert window.refresh_action.isEnabled() is False
     assert window.sign_in_action.isEnabled() and window.context.write_disabled_reason == OFFLINE_REASON
     assert window.sign_in_action in window.menuBar().actions()[0].menu().actions()
@@ -136,6 +137,9 @@ def test_refresh_fills_the_tabs_shows_progress_and_saves_to_the_library(window, 
         with qtbot.waitSignal(window.refreshFinished, timeout=30000):
             window.refresh_action.trigger()
         assert len(library().entries()) == 2
+
+    # the shorter thread switch interval applies only while a refresh runs
+    assert sys.getswitchinterval() == switch_interval
 
     # a snapshot read from a file is offline again
     with qtbot.waitSignal(window.snapshotOpened, timeout=10000):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -47,6 +48,10 @@ CANCEL_GRACE_S = 0.85
 
 
 # ------------------------------------------------------------------------------------ heartbeat
+
+
+#: Thread switch interval while a refresh runs (the default is 5 ms; see RefreshController.run).
+REFRESH_SWITCH_INTERVAL_S = 0.001
 
 
 class UiHeartbeat(QObject):
@@ -359,7 +364,24 @@ class RefreshController(QObject):
         """Capture, showing progress and partial data; returns None when nothing could be fetched.
 
         Several ``options`` (one per tenant) are captured one after the other into one result.
+        While it runs, the interpreter's thread switch interval is shortened: inventories are built on
+        a worker thread, and every call the GUI thread makes into Python (each ``data()`` of a paint)
+        otherwise waits up to 5 ms for the GIL (measured: median worst UI stall 68 -> 54 ms).
         """
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(min(previous, REFRESH_SWITCH_INTERVAL_S))
+        try:
+            return await self._run(session, options, tenant_name=tenant_name)
+        finally:
+            sys.setswitchinterval(previous)
+
+    async def _run(
+        self,
+        session: LiveSession,
+        options: CaptureOptions | Sequence[CaptureOptions],
+        *,
+        tenant_name: str,
+    ) -> RefreshOutcome | None:
         if self.running:
             raise RuntimeError("a refresh is already running")
         runs = [options] if isinstance(options, CaptureOptions) else list(options)
