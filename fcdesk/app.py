@@ -42,9 +42,10 @@ def load_inventory(path: Path) -> Loaded:
 
     Raises :class:`fcdesk.store.snapshot.SnapshotError` with a user-facing message.
     """
-    with open_snapshot(path) as reader:
-        # Streamed: each record's JSON is dropped as soon as the inventory has taken what it needs.
-        inventory = Inventory.build(reader.meta, reader.records)
+    with open_snapshot(path, verdicts=True) as reader:
+        # Streamed: each record's JSON is dropped as soon as the inventory has taken what it needs;
+        # Azure's policy states come already folded when the file stores them (see core.verdicts).
+        inventory = Inventory.build(reader.meta, reader.records, verdicts=reader.verdicts)
     return Loaded(inventory, Path(path), reader.meta.source)
 
 

@@ -140,6 +140,12 @@ async def _run(
             raise _first_leaf(main.exception())  # a bug surfaces here rather than as a silent partial result
     finally:
         await http.close()
+        if not main.done():
+            # Requests that did not unwind within the grace period are stuck on their connections;
+            # closing the session above aborted those, so the task ends now: never leave it behind.
+            await asyncio.wait({main}, timeout=CANCEL_GRACE_S)
+            if not main.done():
+                main.add_done_callback(_consume)
     if cancelled:
         engine.errors.append(CANCELLED)
     engine.finish()
@@ -587,6 +593,12 @@ class _Capture:
                 errors=len(self.errors),
             )
         )
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    """Retrieve a straggling cancelled task's outcome, so nothing is reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def readable_subscriptions(result: CaptureResult) -> list[str]:

@@ -29,7 +29,6 @@ from fcdesk.core.model import (
     Account,
     Alert,
     ComplianceRecord,
-    ComplianceState,
     DefenderForAISetting,
     DefenderPlan,
     Deployment,
@@ -41,6 +40,7 @@ from fcdesk.core.model import (
 )
 from fcdesk.core.policy import Evaluation, GuardrailPolicy, evaluate
 from fcdesk.core.records import Kind, RawRecord, ScopeError, SnapshotMeta
+from fcdesk.core.verdicts import AzureVerdict, VerdictFolder, VerdictRow, latest_by_assignment
 
 
 def _derived(fn: Any) -> Any:
@@ -79,41 +79,6 @@ class AssetStatus(enum.StrEnum):
     COMPLIANT = "Compliant"
     VIOLATION = "Violation detected"
     PENDING = "Pending evaluation"
-
-
-@dataclass(frozen=True, slots=True)
-class AzureVerdict:
-    """Azure's verdict for one (deployment, assignment), aggregated over the references."""
-
-    compliant: bool
-    as_of: datetime | None
-    failed_references: frozenset[str]
-    raw_states: frozenset[str]
-
-
-class _StateFold:
-    """Azure's records for one (resource, assignment), folded as they arrive."""
-
-    __slots__ = ("non_compliant", "failed", "as_of", "raw_states")
-
-    def __init__(self) -> None:
-        self.non_compliant = False
-        self.failed: set[str] = set()
-        self.as_of: datetime | None = None
-        self.raw_states: set[str] = set()
-
-    def add(self, st: ComplianceRecord) -> None:
-        if st.state is ComplianceState.NON_COMPLIANT:
-            # A summary record (no reference id) carries the verdict of the whole assignment.
-            self.non_compliant = True
-            if st.reference_id:
-                self.failed.add(st.reference_id)
-        if st.timestamp is not None and (self.as_of is None or st.timestamp > self.as_of):
-            self.as_of = st.timestamp
-        self.raw_states.add(st.raw_state)
-
-    def verdict(self) -> AzureVerdict:
-        return AzureVerdict(not self.non_compliant, self.as_of, frozenset(self.failed), frozenset(self.raw_states))
 
 
 @dataclass(slots=True)
@@ -202,7 +167,7 @@ class Inventory:
     guardrails: dict[str, Guardrail] = field(default_factory=dict)  #: account RAI policies by id key
     policies: list[GuardrailPolicy] = field(default_factory=list)
     other_assignments: int = 0
-    state_count: int = 0  #: policy-state records read (aggregated into verdicts as they stream in)
+    state_count: int = 0  #: policy-state records behind the verdicts (folded as they stream in)
     recommendations: list[Recommendation] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     plans: dict[str, DefenderPlan] = field(default_factory=dict)  #: by subscription id (lower)
@@ -219,16 +184,25 @@ class Inventory:
     _policies_by_scope: dict[tuple[str, str], list[GuardrailPolicy]] = field(default_factory=dict, repr=False)
     _verdicts: dict[tuple[str, str], AzureVerdict] = field(default_factory=dict, repr=False)
     _evaluated_assignments: dict[str, datetime | None] = field(default_factory=dict, repr=False)
-    _state_agg: dict[tuple[str, str], _StateFold] = field(default_factory=dict, repr=False)
+    _states: VerdictFolder = field(default_factory=VerdictFolder, repr=False)
+    _stored_verdicts: list[VerdictRow] = field(default_factory=list, repr=False)
     _memo: dict[tuple[str, Scope], Any] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------------------- building
 
     @classmethod
-    def build(cls, meta: SnapshotMeta, records: Iterable[RawRecord]) -> Inventory:
-        """Build from records; ``records`` may be a stream (each body can be freed once read)."""
+    def build(
+        cls, meta: SnapshotMeta, records: Iterable[RawRecord], *, verdicts: Iterable[VerdictRow] | None = None
+    ) -> Inventory:
+        """Build from records; ``records`` may be a stream (each body can be freed once read).
+
+        ``verdicts``: policy states already folded (a snapshot's stored verdicts); ``records``
+        then need not carry the raw states.
+        """
         with paused_gc():
             inv = cls(meta=meta, errors=list(meta.errors))
+            if verdicts is not None:
+                inv._stored_verdicts = list(verdicts)
             metadata: dict[str, Mapping[str, Any]] = {}
             assessments: list[RawRecord] = []
             for rec in records:
@@ -293,18 +267,7 @@ class Inventory:
 
     def _add_state(self, st: ComplianceRecord) -> None:
         """Fold one state into its (resource, assignment) verdict as it streams in."""
-        self.state_count += 1
-        akey = idkey(st.assignment_id)
-        key = (idkey(st.resource_id), akey)
-        agg = self._state_agg.get(key)
-        if agg is None:
-            agg = self._state_agg[key] = _StateFold()
-        agg.add(st)
-        prev = self._evaluated_assignments.get(akey)
-        if st.timestamp is not None and (prev is None or st.timestamp > prev):
-            self._evaluated_assignments[akey] = st.timestamp
-        else:
-            self._evaluated_assignments.setdefault(akey, prev)
+        self._states.add(st)
 
     def _index(self) -> None:
         for proj in self.projects.values():
@@ -318,10 +281,14 @@ class Inventory:
             self._policies_by_scope.setdefault((sub, rg), []).append(pol)
         self.deployments.sort(key=lambda d: (d.subscription_id.lower(), d.resource_group.lower(), d.account_name.lower(), d.name.lower()))
         self.policies.sort(key=lambda p: p.label.lower())
-        # Azure's verdicts, aggregated per (resource, assignment).
-        for key, fold in self._state_agg.items():
-            self._verdicts[key] = fold.verdict()
-        self._state_agg.clear()
+        # Azure's verdicts, one per (resource, assignment): folded here, or stored in the snapshot.
+        rows = self._states.rows() + self._stored_verdicts
+        for row in rows:
+            self._verdicts[(row.resource_key, row.assignment_key)] = row.verdict
+        self._evaluated_assignments = latest_by_assignment(rows)
+        self.state_count = sum(row.records for row in rows)
+        self._states = VerdictFolder()
+        self._stored_verdicts = []
 
     # ----------------------------------------------------------------------------- lookups
 

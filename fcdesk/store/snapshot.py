@@ -55,7 +55,9 @@ import orjson
 
 from fcdesk._version import __version__
 from fcdesk.core.gcpause import paused_gc
+from fcdesk.core.normalize import MalformedPayload
 from fcdesk.core.records import Kind, RawRecord, ScopeError, SnapshotMeta, Source
+from fcdesk.core.verdicts import VERDICTS_VERSION, AzureVerdict, VerdictFolder, VerdictRow
 
 _log = logging.getLogger(__name__)
 
@@ -231,6 +233,8 @@ def _fill(connection: sqlite3.Connection, meta: SnapshotMeta, records: Iterable[
             "DELETE FROM records WHERE rowid NOT IN (SELECT max(rowid) FROM records GROUP BY kind, id)"
         )
     connection.execute(_INDEX_V1)
+    if rows.verdicts is not None and not rows.duplicates:  # duplicates: the fold saw records now gone
+        _write_verdicts(connection, rows.verdicts)
     connection.execute("INSERT INTO counts (kind, n) SELECT kind, count(*) FROM records GROUP BY kind")
     (total,) = connection.execute("SELECT count(*) FROM records").fetchone()
     connection.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", _meta_rows(meta, total))
@@ -243,12 +247,43 @@ def _fill(connection: sqlite3.Connection, meta: SnapshotMeta, records: Iterable[
     connection.execute("COMMIT")
 
 
+_VERDICTS_TABLE = (
+    "CREATE TABLE verdicts (resource_key TEXT NOT NULL, assignment_key TEXT NOT NULL, compliant INTEGER NOT NULL,"
+    " as_of TEXT, failed TEXT NOT NULL, raw_states TEXT NOT NULL, n INTEGER NOT NULL)"
+)
+
+
+def _write_verdicts(connection: sqlite3.Connection, folder: VerdictFolder) -> None:
+    """Azure's states folded per (resource, assignment): what the views need, so that opening a large
+    snapshot can skip the raw states. Stamped with VERDICTS_VERSION; readers of another version fold
+    the raw states themselves."""
+    connection.execute(_VERDICTS_TABLE)
+    dumps = orjson.dumps
+    connection.executemany(
+        "INSERT INTO verdicts VALUES (?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?)",
+        (
+            (
+                row.resource_key,
+                row.assignment_key,
+                int(row.verdict.compliant),
+                row.verdict.as_of.isoformat() if row.verdict.as_of else None,
+                dumps(sorted(row.verdict.failed_references)),
+                dumps(sorted(row.verdict.raw_states)),
+                row.records,
+            )
+            for row in folder.rows()
+        ),
+    )
+    connection.execute("INSERT INTO meta (key, value) VALUES ('verdicts_version', ?)", (str(VERDICTS_VERSION),))
+
+
 class _RecordRows:
     """Rows for ``executemany``, noting whether any ``(kind, id)`` came twice."""
 
     def __init__(self, records: Iterable[RawRecord]) -> None:
         self._records = records
         self.duplicates = 0
+        self.verdicts: VerdictFolder | None = VerdictFolder()  #: None once a state would not fold
 
     def __iter__(self) -> Iterator[tuple[str, str, str, bytes]]:
         dumps = orjson.dumps
@@ -266,6 +301,11 @@ class _RecordRows:
             if key in seen:
                 self.duplicates += 1
             seen_add(key)
+            if kind == Kind.POLICY_STATE and self.verdicts is not None:
+                try:
+                    self.verdicts.add_body(body)
+                except (MalformedPayload, TypeError, ValueError):
+                    self.verdicts = None  # readers then fold the raw states (and report this one)
             yield (key[0], record_id, record.scope, dumps(body))
 
 
@@ -532,6 +572,8 @@ class SnapshotReader:
     meta: SnapshotMeta
     counts: dict[Kind | str, int]
     records: Iterator[RawRecord]
+    #: the stored, folded policy states when asked for and usable; ``records`` then has no raw states
+    verdicts: list[VerdictRow] | None = None
 
 
 class _QuickCheck(threading.Thread):
@@ -567,7 +609,7 @@ class _QuickCheck(threading.Thread):
 
 
 @contextlib.contextmanager
-def open_snapshot(path: os.PathLike[str] | str) -> Iterator[SnapshotReader]:
+def open_snapshot(path: os.PathLike[str] | str, *, verdicts: bool = False) -> Iterator[SnapshotReader]:
     """Open and verify a snapshot, then stream its records.
 
     Verified before the first record: header (size against page count), tables, meta, counts.
@@ -576,6 +618,10 @@ def open_snapshot(path: os.PathLike[str] | str) -> Iterator[SnapshotReader]:
     ``SnapshotError`` subclass, also from the middle or the end of the iteration, so a consumer
     must treat what it built as void unless the iteration completes. Streaming lets a consumer drop
     each body once it has used it: a 100,000-deployment snapshot never holds all its JSON at once.
+
+    ``verdicts=True``: when the file stores folded policy states of this fcdesk's VERDICTS_VERSION,
+    return them in ``reader.verdicts`` and leave the raw states out of ``reader.records`` (they
+    stay in the file); otherwise ``reader.verdicts`` is None and the raw states are streamed.
     """
     path = Path(path)
     header = _check_header(path)
@@ -586,12 +632,13 @@ def open_snapshot(path: os.PathLike[str] | str) -> Iterator[SnapshotReader]:
             _check_tables(connection, path)
             meta = _load_meta(connection, path, header.schema)
             counts = _load_counts(connection, path)
+            stored = _load_verdicts(connection, path, counts) if verdicts else None
         except sqlite3.Error as exc:
             raise _corrupt(path, f"sqlite: {exc}") from None
         quick.start()
-        records = _iter_records(connection, path, counts, quick)
+        records = _iter_records(connection, path, counts, quick, skip_states=stored is not None)
         try:
-            yield SnapshotReader(path, meta, counts, records)
+            yield SnapshotReader(path, meta, counts, records, stored)
         finally:
             records.close()  # stops and joins the reader thread before the connection goes away
     finally:
@@ -610,10 +657,13 @@ def read_snapshot(path: os.PathLike[str] | str) -> Snapshot:
 _BATCH = 2048
 
 
-def _fetch_batches(connection: sqlite3.Connection, out: queue.Queue[list[Any] | BaseException | None]) -> None:
+def _fetch_batches(
+    connection: sqlite3.Connection, out: queue.Queue[list[Any] | BaseException | None], skip_states: bool = False
+) -> None:
     """Producer: SQLite reads (GIL released) overlap with the consumer's decoding and building."""
+    where = f" WHERE kind != '{Kind.POLICY_STATE.value}'" if skip_states else ""
     try:
-        cursor = connection.execute("SELECT kind, id, scope, CAST(body AS BLOB) FROM records ORDER BY rowid")
+        cursor = connection.execute(f"SELECT kind, id, scope, CAST(body AS BLOB) FROM records{where} ORDER BY rowid")
         while rows := cursor.fetchmany(_BATCH):
             out.put(rows)
         out.put(None)
@@ -621,13 +671,46 @@ def _fetch_batches(connection: sqlite3.Connection, out: queue.Queue[list[Any] | 
         out.put(exc)
 
 
+def _load_verdicts(
+    connection: sqlite3.Connection, path: Path, counts: dict[Kind | str, int]
+) -> list[VerdictRow] | None:
+    """The stored verdicts, or None when absent or of another VERDICTS_VERSION (then fold the raw)."""
+    row = connection.execute("SELECT value FROM meta WHERE key = 'verdicts_version'").fetchone()
+    if row is None or str(row[0]).strip('"') != str(VERDICTS_VERSION):
+        return None
+    loads = orjson.loads
+    out: list[VerdictRow] = []
+    total = 0
+    try:
+        for rk, ak, compliant, as_of, failed, raw_states, n in connection.execute(
+            "SELECT resource_key, assignment_key, compliant, as_of, CAST(failed AS BLOB),"
+            " CAST(raw_states AS BLOB), n FROM verdicts ORDER BY rowid"
+        ):
+            when = datetime.fromisoformat(as_of) if as_of else None
+            verdict = AzureVerdict(bool(compliant), when, frozenset(loads(failed)), frozenset(loads(raw_states)))
+            out.append(VerdictRow(rk, ak, verdict, n))
+            total += n
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise _corrupt(path, f"verdicts: {exc}") from None
+    if total != counts.get(Kind.POLICY_STATE, 0):
+        raise _corrupt(path, f"verdicts fold {total} states, counts say {counts.get(Kind.POLICY_STATE, 0)}")
+    return out
+
+
 def _iter_records(
-    connection: sqlite3.Connection, path: Path, counts: dict[Kind | str, int], quick: _QuickCheck
+    connection: sqlite3.Connection,
+    path: Path,
+    counts: dict[Kind | str, int],
+    quick: _QuickCheck,
+    *,
+    skip_states: bool = False,
 ) -> Iterator[RawRecord]:
     loads, kinds, decode_error = orjson.loads, _KINDS, orjson.JSONDecodeError
     actual: collections.Counter[Kind | str] = collections.Counter()
     batches: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=8)
-    producer = threading.Thread(target=_fetch_batches, args=(connection, batches), name="fcdesk-snapshot-read", daemon=True)
+    producer = threading.Thread(
+        target=_fetch_batches, args=(connection, batches, skip_states), name="fcdesk-snapshot-read", daemon=True
+    )
     producer.start()
     try:
         while (rows := batches.get()) is not None:
@@ -653,8 +736,11 @@ def _iter_records(
             except queue.Empty:
                 pass
         producer.join()
-    if actual != collections.Counter(counts):
-        raise _corrupt(path, f"counts {dict(counts)} do not match records {dict(actual)}")
+    expected = collections.Counter(counts)
+    if skip_states:
+        expected.pop(Kind.POLICY_STATE, None)
+    if actual != expected:
+        raise _corrupt(path, f"counts {dict(expected)} do not match records {dict(actual)}")
     quick.verdict()
 
 
