@@ -423,28 +423,23 @@ async def _make_credential(
         return SerializedCredential(msi, token_cache=IN_MEMORY, description="managed identity")
     cache_kwargs, cache_text = await _cache_options(options)
     common: dict[str, Any] = {"authority": cloud.authority_host, **cache_kwargs, **extra}
+    # the interactive methods take the same tenant and (optional) public client id
+    interactive = dict(common)
+    if tenant:
+        interactive["tenant_id"] = tenant
+    if options.client_id:
+        interactive["client_id"] = options.client_id
     if method is AuthMethod.BROWSER:
         from azure.identity import InteractiveBrowserCredential
 
-        kwargs = dict(common)
-        if tenant:
-            kwargs["tenant_id"] = tenant
-        if options.client_id:
-            kwargs["client_id"] = options.client_id
         return SerializedCredential(
-            InteractiveBrowserCredential(**kwargs), token_cache=cache_text, description="browser sign-in"
+            InteractiveBrowserCredential(**interactive), token_cache=cache_text, description="browser sign-in"
         )
     if method is AuthMethod.DEVICE_CODE:
         from azure.identity import DeviceCodeCredential
 
-        kwargs = dict(common, prompt_callback=_device_code_prompt(on_device_code))
-        if tenant:
-            kwargs["tenant_id"] = tenant
-        if options.client_id:
-            kwargs["client_id"] = options.client_id
-        return SerializedCredential(
-            DeviceCodeCredential(**kwargs), token_cache=cache_text, description="device-code sign-in"
-        )
+        credential = DeviceCodeCredential(**interactive, prompt_callback=_device_code_prompt(on_device_code))
+        return SerializedCredential(credential, token_cache=cache_text, description="device-code sign-in")
     if method is AuthMethod.SP:
         if not tenant or not options.client_id:
             raise SignInError("A service principal needs a tenant id and a client id.")
