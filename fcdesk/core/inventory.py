@@ -305,11 +305,6 @@ class Inventory:
     def account_guardrails(self, account_id: str) -> list[Guardrail]:
         return sorted(self._rails_by_account.get(idkey(account_id), {}).values(), key=lambda g: g.name.lower())
 
-    def deployments_using(self, dep: Deployment) -> list[Deployment]:
-        """Deployments that resolve to the same effective guardrail (for "shared guardrail" warnings)."""
-        key = self.effective(dep).key
-        return [d for d in self.deployments if self.effective(d).key == key]
-
     def effective(self, dep: Deployment) -> EffectiveGuardrail:
         acct = dep.account_key
         name = dep.rai_policy_name or ""
@@ -541,10 +536,6 @@ class Inventory:
         self.scoped_recommendations(scope)
         self.scoped_alerts(scope)
         return self
-
-    def errors_for(self, scope_id: str) -> list[ScopeError]:
-        key = idkey(scope_id)
-        return [e for e in self.errors if idkey(e.scope) == key or key.startswith(idkey(e.scope) + "/")]
 
 
 def _kind_word(kind: Kind | str) -> str:

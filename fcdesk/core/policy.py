@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -449,7 +449,3 @@ def evaluate(policy: GuardrailPolicy, eff: EffectiveGuardrail) -> Evaluation:
         )
     )
     return Evaluation(tuple(results))
-
-
-def requirement_summary(reqs: Iterable[ControlRequirement]) -> str:
-    return "; ".join(f"{r.control.short}: {r.text}" for r in reqs)

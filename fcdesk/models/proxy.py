@@ -62,9 +62,6 @@ class FastSortFilterProxy(QAbstractProxyModel):
             self._tokens = tokens
             self._reset()
 
-    def filter_text(self) -> str:
-        return " ".join(self._tokens)
-
     def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
         """A row filter on the row objects (e.g. "gaps only"); ``None`` removes it."""
         self._predicate = predicate

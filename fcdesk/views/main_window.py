@@ -358,9 +358,7 @@ class MainWindow(QMainWindow):
 
     def _on_inventory_changed(self) -> None:
         self._fill_filters()
-        self._update_status()
-        for tab in self.workspace_tabs:
-            self.tabs.setTabText(self.tabs.indexOf(tab), tab.title())
+        self._update_status()  # tab titles follow each tab's titleChanged when it reloads
 
     def _update_status(self) -> None:
         inv = self.context.inventory
