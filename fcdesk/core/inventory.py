@@ -40,6 +40,7 @@ from fcdesk.core.model import (
 )
 from fcdesk.core.policy import Evaluation, GuardrailPolicy, evaluate
 from fcdesk.core.records import Kind, RawRecord, ScopeError, SnapshotMeta
+from fcdesk.core.text import format_utc
 from fcdesk.core.verdicts import AzureVerdict, VerdictFolder, VerdictRow, latest_by_assignment
 
 
@@ -114,6 +115,13 @@ class PolicyRow:
     assets: list[AssetRow]
     excepted: list[Deployment]
     as_of: datetime | None
+    pending_since: datetime | None = None  #: written by fcdesk at this time; Azure has not re-evaluated
+
+    @property
+    def status_text(self) -> str:
+        if self.status is PolicyStatus.PENDING and self.pending_since is not None:
+            return f"{PolicyStatus.PENDING} (since {format_utc(self.pending_since)})"
+        return str(self.status)
 
     @property
     def violating(self) -> int:
@@ -174,6 +182,8 @@ class Inventory:
     ai_settings: dict[str, DefenderForAISetting] = field(default_factory=dict)  #: by account id key
     errors: list[ScopeError] = field(default_factory=list)
     record_count: int = 0
+    #: Assignments written by fcdesk whose new verdicts Azure has not delivered: key → written at.
+    pending: dict[str, datetime] = field(default_factory=dict)
 
     # derived, built by _index()
     _projects_by_account: dict[str, list[Project]] = field(default_factory=dict, repr=False)
@@ -468,12 +478,26 @@ class Inventory:
                     assets[pk].append(self._asset(dep, pol))
         rows = []
         for pk, pol in by_id.items():
-            rows.append(PolicyRow(pol, self._status(pol, assets[pk]), assets[pk], excepted[pk], self.assignment_evaluated_at(pol)))
+            status = self._status(pol, assets[pk])
+            since = self.pending_since(pol) if status is PolicyStatus.PENDING else None
+            rows.append(PolicyRow(pol, status, assets[pk], excepted[pk], self.assignment_evaluated_at(pol), since))
         return rows
+
+    def pending_since(self, pol: GuardrailPolicy) -> datetime | None:
+        """When fcdesk wrote this policy (or a guardrail it governs), if Azure has not re-evaluated since."""
+        since = self.pending.get(pol.key)
+        if since is None:
+            return None
+        evaluated = self.assignment_evaluated_at(pol)
+        if evaluated is not None and evaluated.tzinfo is not None and since.tzinfo is not None and evaluated >= since:
+            return None
+        return since
 
     def _status(self, pol: GuardrailPolicy, assets: list[AssetRow]) -> PolicyStatus:
         if pol.disabled:
             return PolicyStatus.DISABLED
+        if self.pending_since(pol) is not None:
+            return PolicyStatus.PENDING
         if any(a.azure is not None and not a.azure.compliant for a in assets):
             return PolicyStatus.VIOLATIONS
         if not self.has_states(pol) or any(a.azure is None for a in assets):
@@ -526,6 +550,68 @@ class Inventory:
             for dep in self.scoped_deployments(scope)
             if any(self._asset(dep, pol).violating for pol in self.governing(dep) if not pol.disabled)
         ]
+
+    def patched(
+        self,
+        upserts: Iterable[RawRecord] = (),
+        removed: Iterable[str] = (),
+        *,
+        pending: Mapping[str, datetime] | None = None,
+    ) -> Inventory:
+        """A new inventory with some resources written or deleted (after a write by fcdesk).
+
+        ``upserts`` replace the resources with the same id (deployments, RAI policies, guardrail
+        policy assignments); ``removed`` are ids that no longer exist. Azure's verdicts are kept
+        (minus those of removed assignments) and the local evaluation reflects the change at once.
+        ``pending``: assignment keys to mark "Pending evaluation" from that time (merged).
+        """
+        deleted = {idkey(r) for r in removed}
+        gone = set(deleted)
+        ups = list(upserts)
+        with paused_gc():
+            inv = Inventory(
+                meta=self.meta,
+                subscriptions=self.subscriptions,
+                resource_groups=self.resource_groups,
+                accounts=self.accounts,
+                projects=self.projects,
+                deployments=list(self.deployments),
+                guardrails=dict(self.guardrails),
+                policies=list(self.policies),
+                other_assignments=self.other_assignments,
+                state_count=self.state_count,
+                recommendations=self.recommendations,
+                alerts=self.alerts,
+                plans=self.plans,
+                ai_settings=self.ai_settings,
+                errors=list(self.errors),
+                record_count=self.record_count,
+                pending={**self.pending, **(pending or {})},
+            )
+            for rec in ups:
+                gone.add(idkey(rec.body.get("id") if isinstance(rec.body, Mapping) else rec.id) or idkey(rec.id))
+            inv.deployments = [d for d in inv.deployments if d.key not in gone]
+            inv.guardrails = {k: g for k, g in inv.guardrails.items() if k not in gone}
+            inv.policies = [p for p in inv.policies if p.key not in gone]
+            for rec in ups:
+                if rec.kind == Kind.DEPLOYMENT:
+                    inv.deployments.append(nz.deployment(rec.body))
+                elif rec.kind == Kind.RAI_POLICY:
+                    rail = nz.rai_policy(rec.body)
+                    inv.guardrails[idkey(rail.id)] = rail
+                elif rec.kind == Kind.POLICY_ASSIGNMENT and nz.is_guardrail_assignment(rec.body):
+                    inv.policies.append(nz.guardrail_policy(rec.body))
+            inv._projects_by_account = self._projects_by_account
+            for rail in inv.guardrails.values():
+                inv._rails_by_account.setdefault(idkey(rail.account_id), {})[rail.name.lower()] = rail
+            for pol in inv.policies:
+                inv._policies_by_scope.setdefault((pol.subscription_id.lower(), (pol.resource_group or "").lower()), []).append(pol)
+            inv.deployments.sort(key=lambda d: (d.subscription_id.lower(), d.resource_group.lower(), d.account_name.lower(), d.name.lower()))
+            inv.policies.sort(key=lambda p: p.label.lower())
+            # Azure's verdicts stay what Azure last said (pending marks say they are about to change).
+            inv._verdicts = {k: v for k, v in self._verdicts.items() if k[1] not in deleted}
+            inv._evaluated_assignments = {k: v for k, v in self._evaluated_assignments.items() if k not in deleted}
+        return inv
 
     def prepare(self, scope: Scope | None = None) -> Inventory:
         """Compute what the four tabs show for ``scope`` now (call it on a worker thread)."""

@@ -269,7 +269,7 @@ class PolicyTableModel(RowTableModel[PolicyRow]):
             ),
             Column(
                 "Policy compliance",
-                lambda r: str(r.status),
+                lambda r: r.status_text,
                 sort_key=lambda r: POLICY_STATUS_ORDER[r.status],
                 background=lambda r: _status_color(c, r.status),
                 tooltip=lambda r: (
