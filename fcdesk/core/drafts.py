@@ -36,6 +36,8 @@ from fcdesk.core.model import Deployment, id_segment, idkey
 from fcdesk.core.policy import (
     ALLOWED_MODES,
     BOTH,
+    CONTROL_PARAMS,
+    MODE_REFERENCE,
     FCDESK_METADATA_KEY,
     FCDESK_METADATA_VALUE,
     INITIATIVE_ID,
@@ -43,7 +45,9 @@ from fcdesk.core.policy import (
     Evaluation,
     GuardrailPolicy,
     ModeRequirement,
+    disabled_by_overrides,
     evaluate,
+    overrides_disabling,
     parameters_for,
     requirements_from_parameters,
 )
@@ -260,6 +264,27 @@ class PolicyDraft:
     def parameters(self) -> dict[str, dict[str, Any]]:
         return parameters_for(self.requirements(), self.mode_requirement())
 
+    def unchecked_references(self) -> frozenset[str]:
+        """Initiative references with no chosen control: switched off by an override.
+
+        The initiative fails a deployment whose guardrail lacks a filter even when the allowed values
+        are permissive, so a policy that mandates only "Hate ≥ Low" would otherwise also flag every
+        guardrail without, say, a profanity filter. Switching the unchosen references off (effect
+        Disabled through the assignment's ``overrides``) makes the policy check exactly its controls.
+        """
+        chosen = {CONTROL_PARAMS[key].reference_id for key in self.requirements()}
+        refs = {n.reference_id for n in CONTROL_PARAMS.values()} - chosen
+        if self.modes is None:
+            refs.add(MODE_REFERENCE)
+        return frozenset(refs)
+
+    def overrides(self) -> list[dict[str, Any]]:
+        kept: list[dict[str, Any]] = []
+        if self.existing is not None:  # overrides fcdesk does not manage (other selector kinds) stay
+            raw = self.existing.raw_overrides
+            kept = [o for o in raw if isinstance(o, Mapping) and not disabled_by_overrides([o])]
+        return overrides_disabling(self.unchecked_references()) + kept
+
     def problems(self) -> list[str]:
         """Why this draft cannot be written yet (empty when it can)."""
         out = []
@@ -301,6 +326,8 @@ class PolicyDraft:
             created_by_fcdesk=True,
             parameters=self.parameters(),
             metadata=self.metadata(),
+            disabled_references=frozenset(r.lower() for r in self.unchecked_references()),
+            raw_overrides=self.overrides(),
         )
 
     def metadata(self) -> dict[str, Any]:
@@ -322,6 +349,7 @@ class PolicyDraft:
             "notScopes": list(self.exceptions),
             "enforcementMode": self.existing.enforcement_mode if self.existing is not None else "Default",
             "metadata": self.metadata(),
+            "overrides": self.overrides(),
         }
         if self.existing is not None:  # keep what the wizard does not edit (e.g. an effect choice)
             for key, value in self.existing.parameters.items():
@@ -340,6 +368,7 @@ class PolicyDraft:
         for req in self.kept:
             lines.append(f"Control (kept as assigned): {req.control.label}: {req.text}")
         lines.append(self.mode_requirement().text if self.modes is not None else "Modes: any")
+        lines.append("Controls not listed are not checked (their initiative references are switched off).")
         if self.exceptions:
             lines.append(f"Exceptions: {len(self.exceptions)}")
             lines += [f"  {scope_text(e)}" for e in self.exceptions]
@@ -350,8 +379,10 @@ class PolicyDraft:
 
 def draft_from_policy(policy: GuardrailPolicy) -> PolicyDraft:
     """An editable copy of an existing guardrail policy."""
-    choices, kept = choices_from_requirements(policy.requirements)
-    modes = None if policy.mode_requirement.permissive else frozenset(policy.mode_requirement.allowed)
+    checked = {k: r for k, r in policy.requirements.items() if policy.checks(k)}
+    choices, kept = choices_from_requirements(checked)
+    mode_checked = policy.checks(None) and not policy.mode_requirement.permissive
+    modes = frozenset(policy.mode_requirement.allowed) if mode_checked else None
     return PolicyDraft(
         display_name=policy.display_name or policy.name,
         description=policy.description,

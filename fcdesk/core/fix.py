@@ -123,7 +123,7 @@ def meet_requirements(plan: GuardrailPlan, policies: Iterable[GuardrailPolicy]) 
     out = plan.copy()
     changed: list[str] = []
     for control in CATALOGUE:
-        reqs = [p.requirements[control.key] for p in policies if control.key in p.requirements]
+        reqs = [p.requirements[control.key] for p in policies if control.key in p.requirements and p.checks(control.key)]
         if not reqs:
             continue
         enabled, blocking, sev = _allowed(reqs)
@@ -149,11 +149,12 @@ def meet_requirements(plan: GuardrailPlan, policies: Iterable[GuardrailPolicy]) 
         out.settings[control.key] = FilterSetting(bool(new_enabled), bool(new_blocking), threshold)
         changed.append(control.label)
     modes: set[Mode] = set(ALLOWED_MODES)
-    for p in policies:
+    mode_policies = [p for p in policies if p.checks(None)]
+    for p in mode_policies:
         modes &= set(p.mode_requirement.allowed)
-    if policies and not modes:
+    if mode_policies and not modes:
         raise Unsatisfiable("The policies allow no common guardrail mode.")
-    if policies and out.mode not in modes:
+    if mode_policies and out.mode not in modes:
         out.mode = Mode.DEFAULT if Mode.DEFAULT in modes else sorted(modes, key=lambda m: m.value)[0]
         changed.append("Guardrail mode")
     return out, changed

@@ -49,6 +49,7 @@ from fcdesk.core.policy import (
     GuardrailPolicy,
     _as_list,
     _param_value,
+    disabled_by_overrides,
     requirements_from_parameters,
 )
 
@@ -336,6 +337,8 @@ def guardrail_policy(body: Any) -> GuardrailPolicy:
         created_by_fcdesk=_str(metadata.get(FCDESK_METADATA_KEY)) == FCDESK_METADATA_VALUE,
         parameters=dict(params),
         metadata=dict(metadata),
+        disabled_references=disabled_by_overrides(p.get("overrides")),
+        raw_overrides=list(p.get("overrides") or []) if isinstance(p.get("overrides"), list) else [],
     )
 
 

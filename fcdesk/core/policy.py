@@ -196,6 +196,10 @@ class GuardrailPolicy:
     created_by_fcdesk: bool = False
     parameters: dict[str, Any] = field(default_factory=dict)  #: as assigned (``{name: {value}}``)
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Initiative references switched off by the assignment's ``overrides`` (lower-case reference ids):
+    #: their controls are not checked at all, so an absent filter does not fail them.
+    disabled_references: frozenset[str] = frozenset()
+    raw_overrides: list[Any] = field(default_factory=list)  #: the assignment's ``overrides`` as assigned
     _content_key: tuple[object, ...] | None = field(default=None, repr=False, compare=False)
     key: str = field(default="", repr=False, compare=False)  #: lower-case id, precomputed for lookups
 
@@ -205,7 +209,7 @@ class GuardrailPolicy:
     def content_key(self) -> tuple[object, ...]:
         """What the policy requires, independent of its name and scope (an evaluation cache key)."""
         if self._content_key is None:
-            self._content_key = (frozenset(self.requirements.values()), self.mode_requirement)
+            self._content_key = (frozenset(self.requirements.values()), self.mode_requirement, self.disabled_references)
         return self._content_key
 
     @property
@@ -218,16 +222,21 @@ class GuardrailPolicy:
             return f"Resource group {self.resource_group}"
         return f"Subscription {self.subscription_id}"
 
+    def checks(self, key: tuple[str, str] | None) -> bool:
+        """Whether the policy checks this control (``None``: the mode) or an override switched it off."""
+        ref = MODE_REFERENCE if key is None else CONTROL_PARAMS[key].reference_id
+        return ref.lower() not in self.disabled_references
+
     @property
     def minimum_controls(self) -> list[ControlRequirement]:
         """Requirements that constrain anything beyond "present": the controls the policy mandates."""
-        return [r for r in self.requirements.values() if not r.permissive]
+        return [r for r in self.requirements.values() if not r.permissive and self.checks(r.key)]
 
     @property
     def controls_text(self) -> str:
         mins = self.minimum_controls
         parts = [f"{r.control.label}: {r.text}" for r in mins]
-        if not self.mode_requirement.permissive:
+        if not self.mode_requirement.permissive and self.checks(None):
             parts.append(self.mode_requirement.text)
         return "; ".join(parts) if parts else "Filters present (any setting)"
 
@@ -353,6 +362,54 @@ def parameters_for(
     return out
 
 
+ALL_REFERENCES: tuple[str, ...] = tuple(dict.fromkeys([n.reference_id for n in CONTROL_PARAMS.values()] + [MODE_REFERENCE]))
+
+
+def overrides_disabling(references: frozenset[str] | set[str]) -> list[dict[str, Any]]:
+    """An assignment's ``overrides`` that switch these initiative references off (effect Disabled)."""
+    chosen = [r for r in ALL_REFERENCES if r.lower() in {x.lower() for x in references}]
+    if not chosen:
+        return []
+    return [
+        {
+            "kind": "policyEffect",
+            "value": "Disabled",
+            "selectors": [{"kind": "policyDefinitionReferenceId", "in": chosen}],
+        }
+    ]
+
+
+def disabled_by_overrides(overrides: Any) -> frozenset[str]:
+    """The references (lower case) an assignment's ``overrides`` set to effect Disabled.
+
+    Selectors of kind ``policyDefinitionReferenceId`` with ``in`` or ``notIn`` are understood; an
+    override with other selectors (resource location, type...) is not a blanket switch and is ignored.
+    """
+    out: set[str] = set()
+    if not isinstance(overrides, list):
+        return frozenset()
+    everything = {r.lower() for r in ALL_REFERENCES}
+    for ov in overrides:
+        if not isinstance(ov, Mapping) or str(ov.get("kind", "")).lower() != "policyeffect":
+            continue
+        if str(ov.get("value", "")).lower() != "disabled":
+            continue
+        selectors = ov.get("selectors") or []
+        if not isinstance(selectors, list) or not selectors:
+            continue
+        refs = set(everything)
+        for sel in selectors:
+            if not isinstance(sel, Mapping) or str(sel.get("kind", "")).lower() != "policydefinitionreferenceid":
+                refs = set()
+                break
+            if isinstance(sel.get("in"), list):
+                refs &= {str(x).lower() for x in sel["in"]}
+            elif isinstance(sel.get("notIn"), list):
+                refs -= {str(x).lower() for x in sel["notIn"]}
+        out |= refs
+    return frozenset(out)
+
+
 def minimum(key: tuple[str, str], threshold: Severity | None = Severity.MEDIUM) -> ControlRequirement:
     """A "must block at ``threshold`` or stricter" requirement (the wizard's building block)."""
     sev = frozenset(s for s in Severity if threshold is None or s >= threshold)
@@ -420,7 +477,7 @@ def evaluate(policy: GuardrailPolicy, eff: EffectiveGuardrail) -> Evaluation:
     no_filters = not eff.filters
     for control in CATALOGUE:
         req = policy.requirements.get(control.key)
-        if req is None:
+        if req is None or not policy.checks(control.key):
             continue
         passed, reason = _filter_passes(eff, req)
         if no_filters and control.kind is ControlKind.SEVERITY:
@@ -436,6 +493,8 @@ def evaluate(policy: GuardrailPolicy, eff: EffectiveGuardrail) -> Evaluation:
                 reason,
             )
         )
+    if not policy.checks(None):
+        return Evaluation(tuple(results))
     mode_ok = eff.mode is not None and eff.mode in policy.mode_requirement.allowed
     results.append(
         ControlResult(
