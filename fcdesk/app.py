@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fcdesk.core.gcpause import freeze_long_lived
 from fcdesk.core.inventory import Inventory
@@ -19,7 +19,7 @@ from fcdesk.store.library import SnapshotLibrary
 from fcdesk.store.snapshot import SnapshotError, open_snapshot
 
 if TYPE_CHECKING:
-    from fcdesk.azure.contract import LiveSession
+    from fcdesk.azure.contract import Identity, LiveSession
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,14 @@ def live_session_factory(*, secret: str | None = None) -> LiveSession:
     from fcdesk.azure.session import AzureSession
 
     return AzureSession(secret=secret)
+
+
+def make_actions(session: LiveSession, identity: Identity) -> Any:
+    """The writer of a signed-in session (``fcdesk.actions.Actions``), recording to the audit log."""
+    from fcdesk.actions import Actions
+    from fcdesk.store.audit import AuditLog
+
+    return Actions(session, AuditLog(), principal=identity.principal, cloud=identity.cloud)  # type: ignore[arg-type]
 
 
 def quiet_executor_debug_log() -> None:
@@ -139,6 +147,7 @@ __all__ = [
     "SnapshotError",
     "demo_snapshot_path",
     "live_session_factory",
+    "make_actions",
     "load_inventory",
     "quiet_executor_debug_log",
     "save_to_library",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import signal
 import sys
@@ -26,16 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fcdesk.cli_auth import SECRET_ENV, add_auth_options, quiet_sdk_logs, sign_in_options
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-SECRET_ENV = "AZURE_CLIENT_SECRET"
 PROGRESS_EVERY_S = 2.0
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``capture`` subcommand to ``fcdesk``'s subparsers."""
-    from fcdesk.azure.clouds import CLOUDS
-    from fcdesk.azure.contract import AuthMethod
-
     p = sub.add_parser(
         "capture",
         help="capture live Azure into a snapshot file (progress on stderr, a JSON summary on stdout)",
@@ -44,24 +41,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, required=True, metavar="PATH", help="the snapshot file to write (atomically)"
     )
-    p.add_argument("--cloud", choices=tuple(CLOUDS), default=None, help="Azure cloud (default: public)")
-    p.add_argument(
-        "--arm-endpoint", metavar="URL", help="a custom ARM endpoint (Azure Stack, a private or test cloud)"
-    )
-    p.add_argument(
-        "--ca-file", metavar="PATH", help="with --arm-endpoint: CA bundle that signs its certificate"
-    )
-    p.add_argument(
-        "--auth",
-        choices=[m.value for m in AuthMethod],
-        default=AuthMethod.CLI.value,
-        help="how to sign in (default: cli, the Azure CLI's login); token reads FCDESK_ACCESS_TOKEN",
-    )
-    p.add_argument("--tenant", metavar="T", help="tenant id or domain (default: the identity's home tenant)")
-    p.add_argument(
-        "--client-id", metavar="ID", help="service principal / user-assigned managed identity client id"
-    )
-    p.add_argument("--certificate", metavar="PATH", help="service principal certificate (PEM or PKCS12)")
+    add_auth_options(p)
     p.add_argument(
         "--subscription",
         action="extend",
@@ -80,49 +60,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Validate ``args`` (bad ones: exit 2 through ``parser.error``) and run the capture."""
-    from fcdesk.azure.clouds import PUBLIC, cloud_named, custom_cloud
-    from fcdesk.azure.contract import AuthMethod, CaptureOptions, SignInOptions
+    from fcdesk.azure.contract import CaptureOptions
 
     parser = getattr(args, "capture_parser", None) or parser
-    if args.ca_file and not args.arm_endpoint:
-        parser.error("--ca-file needs --arm-endpoint")
-    if args.arm_endpoint and args.cloud:
-        parser.error("give either --cloud or --arm-endpoint, not both")
     if args.concurrency is not None and args.concurrency < 1:
         parser.error("--concurrency must be 1 or more")
-    if args.certificate and args.auth != AuthMethod.SP.value:
-        parser.error("--certificate needs --auth sp")
-    if args.auth == AuthMethod.SP.value and not (args.tenant and args.client_id):
-        parser.error("--auth sp needs --tenant and --client-id")
-    if args.arm_endpoint:
-        if not args.arm_endpoint.lower().startswith("https://"):
-            parser.error("--arm-endpoint must be an https:// URL")
-        if args.ca_file and not os.path.isfile(args.ca_file):
-            parser.error(f'--ca-file "{args.ca_file}" does not exist')
-        cloud = custom_cloud(args.arm_endpoint, ca_file=args.ca_file)
-    else:
-        cloud = cloud_named(args.cloud) if args.cloud else PUBLIC
-    sign_in = SignInOptions(
-        method=AuthMethod(args.auth),
-        cloud=cloud,
-        tenant_id=args.tenant or None,
-        client_id=args.client_id or None,
-        certificate_path=args.certificate or None,
-    )
+    sign_in = sign_in_options(args, parser)
+    cloud = sign_in.cloud
     capture = CaptureOptions(
         cloud=cloud, subscriptions=args.subscription or None, tenant_id=args.tenant or None, label=args.label
     )
     if args.concurrency is not None:
         capture.concurrency = args.concurrency
-    _quiet_sdk_logs()
+    quiet_sdk_logs()
     secret = os.environ.get(SECRET_ENV) or None
     return asyncio.run(_capture(sign_in, capture, args.out, secret))
-
-
-def _quiet_sdk_logs() -> None:
-    """Without a handler, Python prints the SDK's warnings on stderr: ours are the only lines there."""
-    for name in ("azure", "msal", "aiohttp"):
-        logging.getLogger(name).addHandler(logging.NullHandler())
 
 
 class _Printer:

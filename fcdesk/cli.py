@@ -1,7 +1,8 @@
 """Command-line interface.
 
 Exit codes: 0 success; 1 the work failed (unreadable snapshot, self-test failure); 2 bad arguments.
-Errors are one plain sentence on stderr, never a traceback.
+``fcdesk policy`` and ``fcdesk guardrail`` add 3 (conflict) and 4 (missing rights): see
+:mod:`fcdesk.policy_cli`. Errors are one plain sentence on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     from fcdesk.capture_cli import add_parser as add_capture_parser  # live capture: fcdesk/capture_cli.py
 
     add_capture_parser(sub)
+    from fcdesk.policy_cli import add_parsers as add_policy_parsers  # writes: fcdesk/policy_cli.py
+
+    add_policy_parsers(sub)
     return p
 
 
@@ -64,6 +68,10 @@ def run(argv: list[str] | None = None, *, t0: float | None = None) -> int:
         from fcdesk.capture_cli import run as run_capture
 
         return run_capture(args, parser)
+    if args.command in ("policy", "guardrail"):
+        from fcdesk.policy_cli import run as run_policy
+
+        return run_policy(args, parser)
     if args.self_test:
         from fcdesk.selftest import run_self_test
 

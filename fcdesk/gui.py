@@ -19,6 +19,7 @@ from fcdesk.app import (
     Loaded,
     live_session_factory,
     load_inventory,
+    make_actions,
     quiet_executor_debug_log,
     save_to_library,
     startup_snapshot,
@@ -33,6 +34,7 @@ from fcdesk.models.palette import colors_for
 from fcdesk.models.workspace import SnapshotInfo, WorkspaceContext
 from fcdesk.resources_path import resource_path
 from fcdesk.store import paths
+from fcdesk.store.audit import AuditLog
 from fcdesk.store.settings import Settings
 from fcdesk.store.snapshot import SnapshotError
 from fcdesk.views.main_window import MainWindow, SnapshotOpenError, WindowServices
@@ -127,6 +129,8 @@ def build_window(
         save_snapshot=save_snapshot,
         store_secret=store_sp_secret,
         warm_up=warm_up_live if session_factory is live_session_factory else None,
+        actions_factory=make_actions,
+        audit_log=AuditLog(),
     )
     return MainWindow(context, services)
 

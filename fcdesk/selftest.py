@@ -60,6 +60,47 @@ def _dialogs(window: Any) -> list[tuple[str, Any]]:
         compare = CompareDialog(picked, window)
         compare.resize(900, 640)
         out.append(("6-compare", compare))
+    out += _editor_dialogs(window)
+    return out
+
+
+def _wizard_pages(window: Any, directory: Path) -> list[Path]:
+    """Every page of the guardrail policy wizard, opened to edit the demo's first policy."""
+    from fcdesk.core.drafts import draft_from_policy, what_if
+    from fcdesk.views.policy_wizard import PolicyWizard, capture_pages
+
+    inv = window.context.inventory
+    if not inv.policies:
+        return []
+    drafts = [draft_from_policy(p) for p in inv.policies]
+    draft = max(drafts, key=lambda d: (len(what_if(inv, d).violating), len(d.choices)))
+    wizard = PolicyWizard(inv, draft=draft, parent=window)
+    wizard.resize(1100, 720)
+    try:
+        return capture_pages(wizard, directory, prefix="7-policy-wizard")
+    finally:
+        wizard.close()
+        wizard.deleteLater()
+
+
+def _editor_dialogs(window: Any) -> list[tuple[str, Any]]:
+    """The guardrail editor on a violating deployment (as a signed-in user sees it), after "Meet
+    requirements", and the before → after review it shows before writing."""
+    from fcdesk.views.guardrail_editor import GuardrailEditor
+
+    inv = window.context.inventory
+    violating = [a.deployment for a in inv.asset_rows() if a.violating]
+    if not violating:
+        return []
+    editor = GuardrailEditor(inv, [violating[0]], colors=window.services.colors, parent=window)
+    editor.resize(1180, 760)
+    out: list[tuple[str, Any]] = [("8-guardrail-editor", editor)]
+    editor.meet_requirements()
+    if editor.has_changes() and editor.save_blocked_reason() is None:
+        review = editor.review()
+        review.hide()
+        review.resize(760, 520)
+        out.append(("9-guardrail-review", review))
     return out
 
 
@@ -141,6 +182,8 @@ def _run(result: dict[str, Any], snapshot: Path | None, screenshots: Path | None
                 result["errors"].append(f"could not save {out}")
             else:
                 result["screenshots"].append(str(out))
+    if screenshots is not None:
+        result["screenshots"] += [str(p) for p in _wizard_pages(window, screenshots)]
     for name, widget in _dialogs(window):
         widget.show()
         _settle(app)

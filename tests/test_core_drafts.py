@@ -41,7 +41,13 @@ from fcdesk.core.records import Kind, RawRecord
 from fcdesk.store.audit import AuditEntry, AuditLog
 from tests.helpers import builders as b
 
-INITIATIVE = Path(__file__).parent / "fixtures" / "azure-examples" / "policy-builtins" / "policySet_AllowDeploymentControl_Audit.json"
+INITIATIVE = (
+    Path(__file__).parent
+    / "fixtures"
+    / "azure-examples"
+    / "policy-builtins"
+    / "policySet_AllowDeploymentControl_Audit.json"
+)
 SUB = "11111111-1111-1111-1111-111111111111"
 ACCT = b.account_id(SUB, "rg-a", "acct")
 ACCT_B = b.account_id(SUB, "rg-b", "acct-b")
@@ -62,7 +68,9 @@ def _tenant() -> list[RawRecord]:
         b.account(ACCT),
         b.account(ACCT_B),
         b.rai_policy(ACCT, "strict", strict),
-        b.rai_policy(ACCT, "shared", [b.flt("Hate", PROMPT, threshold="High")], blocklists=[("words", PROMPT)]),
+        b.rai_policy(
+            ACCT, "shared", [b.flt("Hate", PROMPT, threshold="High")], blocklists=[("words", PROMPT)]
+        ),
         b.deployment(ACCT, "d-strict", "strict"),
         b.deployment(ACCT, "d-v2", "Microsoft.DefaultV2"),
         b.deployment(ACCT, "d-none"),
@@ -104,7 +112,7 @@ def test_assignment_body_sets_only_known_parameters_with_allowed_values() -> Non
     props = body["properties"]
     assert props["policyDefinitionId"] == INITIATIVE_ID
     assert props["notScopes"] == [f"/subscriptions/{SUB}/resourceGroups/rg-b"]
-    assert props["metadata"]["createdBy"] == "fcdesk"
+    assert props["metadata"] == {"managedBy": "fcdesk"}  # Azure sets createdBy/createdOn itself
     for name, entry in props["parameters"].items():
         assert name in initiative, name
         allowed = initiative[name].get("allowedValues")
@@ -126,11 +134,19 @@ def test_assignment_body_sets_only_known_parameters_with_allowed_values() -> Non
     (selector,) = override["selectors"]
     assert selector["kind"] == "policyDefinitionReferenceId" and set(selector["in"]) <= refs
     assert {r.split(" on ")[1].split(" for ")[0] for r in selector["in"]} == {
-        "Sexual", "Violence", "Self-harm", "XPIA", "Spotlighting", "Protected Material Text", "Protected Material Code",
+        "Sexual",
+        "Violence",
+        "Self-harm",
+        "XPIA",
+        "Spotlighting",
+        "Protected Material Text",
+        "Protected Material Code",
         "Profanity",
     }
     assert any(r.endswith("Profanity for Model Deployments - Prompt") for r in selector["in"])
-    assert not any(r.endswith("- Completion") or "Hate" in r or "Jailbreak" in r or "mode" in r for r in selector["in"])
+    assert not any(
+        r.endswith("- Completion") or "Hate" in r or "Jailbreak" in r or "mode" in r for r in selector["in"]
+    )
 
 
 def initiative_refs() -> set[str]:
@@ -159,11 +175,16 @@ def test_assignment_name_is_stable_valid_and_kept_on_edit() -> None:
 
 
 def test_edit_round_trip_reproduces_the_body_and_detects_scope_change() -> None:
-    draft = _draft(choices=[ControlChoice("Hate", (PROMPT,), Severity.MEDIUM), ControlChoice("Jailbreak", (PROMPT,))])
+    draft = _draft(
+        choices=[ControlChoice("Hate", (PROMPT,), Severity.MEDIUM), ControlChoice("Jailbreak", (PROMPT,))]
+    )
     policy = draft.as_policy()
     again = draft_from_policy(policy)
     assert again.choices == draft.choices
-    assert again.assignment_body()["properties"]["parameters"] == draft.assignment_body()["properties"]["parameters"]
+    assert (
+        again.assignment_body()["properties"]["parameters"]
+        == draft.assignment_body()["properties"]["parameters"]
+    )
     assert not again.scope_changed
     again.scope = f"/subscriptions/{SUB}/resourceGroups/rg-a"
     assert again.scope_changed
@@ -221,12 +242,47 @@ exceptions:
         ([], "mapping"),
         ({"scope": f"/subscriptions/{SUB}"}, "displayName"),
         ({"displayName": "x", "scope": "/providers/x"}, "'scope' must be"),
-        ({"displayName": "x", "scope": f"/subscriptions/{SUB}", "controls": [{"control": "Nope"}]}, "unknown control"),
-        ({"displayName": "x", "scope": f"/subscriptions/{SUB}", "controls": [{"control": "Jailbreak", "sources": ["completion"]}]}, "prompt only"),
-        ({"displayName": "x", "scope": f"/subscriptions/{SUB}", "controls": [{"control": "Hate", "threshold": "Severe"}]}, "Low, Medium or High"),
-        ({"displayName": "x", "scope": f"/subscriptions/{SUB}", "controls": [{"control": "Jailbreak", "threshold": "Low"}]}, "no threshold"),
-        ({"displayName": "x", "scope": f"/subscriptions/{SUB}", "controls": ["Hate"], "modes": ["Blocking"]}, "modes"),
-        ({"displayName": "x", "scope": f"/subscriptions/{SUB}", "controls": ["Hate"], "extra": 1}, "Unknown key"),
+        (
+            {"displayName": "x", "scope": f"/subscriptions/{SUB}", "controls": [{"control": "Nope"}]},
+            "unknown control",
+        ),
+        (
+            {
+                "displayName": "x",
+                "scope": f"/subscriptions/{SUB}",
+                "controls": [{"control": "Jailbreak", "sources": ["completion"]}],
+            },
+            "prompt only",
+        ),
+        (
+            {
+                "displayName": "x",
+                "scope": f"/subscriptions/{SUB}",
+                "controls": [{"control": "Hate", "threshold": "Severe"}],
+            },
+            "Low, Medium or High",
+        ),
+        (
+            {
+                "displayName": "x",
+                "scope": f"/subscriptions/{SUB}",
+                "controls": [{"control": "Jailbreak", "threshold": "Low"}],
+            },
+            "no threshold",
+        ),
+        (
+            {
+                "displayName": "x",
+                "scope": f"/subscriptions/{SUB}",
+                "controls": ["Hate"],
+                "modes": ["Blocking"],
+            },
+            "modes",
+        ),
+        (
+            {"displayName": "x", "scope": f"/subscriptions/{SUB}", "controls": ["Hate"], "extra": 1},
+            "Unknown key",
+        ),
         ({"displayName": "x", "scope": f"/subscriptions/{SUB}"}, "Add at least one control"),
     ],
 )
@@ -253,7 +309,9 @@ def test_scope_text_reads_like_people_talk() -> None:
 def test_meet_requirements_raises_exactly_the_failing_controls() -> None:
     inv = b.inventory(_tenant())
     dep = _dep(inv, "d-v2")
-    policy = _draft(choices=[ControlChoice("Hate", (PROMPT,), Severity.LOW), ControlChoice("Profanity", (COMPLETION,))]).as_policy()
+    policy = _draft(
+        choices=[ControlChoice("Hate", (PROMPT,), Severity.LOW), ControlChoice("Profanity", (COMPLETION,))]
+    ).as_policy()
     before = inv.effective(dep)
     plan = plan_from_effective(before)
     new, changed = meet_requirements(plan, [policy])
@@ -267,7 +325,9 @@ def test_meet_requirements_raises_exactly_the_failing_controls() -> None:
     ]
     # A passing control stays as it was, even when stricter than needed.
     strict = plan_from_effective(inv.effective(_dep(inv, "d-strict")))
-    again, changed2 = meet_requirements(strict, [_draft(choices=[ControlChoice("Hate", (PROMPT,), Severity.HIGH)]).as_policy()])
+    again, changed2 = meet_requirements(
+        strict, [_draft(choices=[ControlChoice("Hate", (PROMPT,), Severity.HIGH)]).as_policy()]
+    )
     assert changed2 == [] and again.settings == strict.settings
 
 
@@ -276,7 +336,10 @@ def test_controls_switched_off_by_overrides_are_neither_checked_nor_raised() -> 
     dep = _dep(inv, "d-v2")  # DefaultV2: no profanity, no indirect-attack filters
     policy = _draft(choices=[ControlChoice("Hate", (PROMPT,), Severity.MEDIUM)]).as_policy()
     assert evaluate(policy, inv.effective(dep)).passed
-    assert [r.label for r in evaluate(policy, inv.effective(dep)).results] == ["Hate (prompt)", "Hate (completion)"]
+    assert [r.label for r in evaluate(policy, inv.effective(dep)).results] == [
+        "Hate (prompt)",
+        "Hate (completion)",
+    ]
     _, changed = meet_requirements(plan_from_effective(inv.effective(dep)), [policy])
     assert changed == []
     # Without the override the initiative's own rule applies: an absent filter fails.
@@ -314,7 +377,13 @@ def test_rai_policy_body_keeps_other_properties_of_the_guardrail_updated() -> No
     assert props["customBlocklists"] == current["properties"]["customBlocklists"]
     assert "type" not in props and props["basePolicyName"] == "Microsoft.DefaultV2"
     hate = next(f for f in props["contentFilters"] if f["name"] == "Hate" and f["source"] == PROMPT)
-    assert hate == {"name": "Hate", "source": "Prompt", "enabled": True, "blocking": True, "severityThreshold": "High"}
+    assert hate == {
+        "name": "Hate",
+        "source": "Prompt",
+        "enabled": True,
+        "blocking": True,
+        "severityThreshold": "High",
+    }
     jb = next(f for f in props["contentFilters"] if f["name"] == "Jailbreak")
     assert "severityThreshold" not in jb
 
@@ -346,7 +415,10 @@ def test_patched_inventory_reevaluates_at_once_and_marks_pending() -> None:
     records = _tenant()
     inv = b.inventory(records)
     dep = _dep(inv, "d-v2")
-    policy_body = {"id": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyAssignments/p1", "name": "p1"}
+    policy_body = {
+        "id": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyAssignments/p1",
+        "name": "p1",
+    }
     policy_body |= _draft().assignment_body()
     policy_rec = RawRecord(Kind.POLICY_ASSIGNMENT, policy_body["id"], policy_body, f"/subscriptions/{SUB}")
     written = datetime.now(UTC)
@@ -355,7 +427,13 @@ def test_patched_inventory_reevaluates_at_once_and_marks_pending() -> None:
     row = inv2.policy_rows()[0]
     assert row.status is PolicyStatus.PENDING and row.pending_since == written
     assert row.status_text.startswith("Pending evaluation (since ")
-    assert {a.deployment.name for a in row.assets if not a.local.passed} == {"d-v2", "d-none", "d-shared-1", "d-shared-2", "d-other"}
+    assert {a.deployment.name for a in row.assets if not a.local.passed} == {
+        "d-v2",
+        "d-none",
+        "d-shared-1",
+        "d-shared-2",
+        "d-other",
+    }
 
     fixed = b.rai_policy(ACCT, "fixed", [b.flt("Hate", s, threshold="Low") for s in (PROMPT, COMPLETION)])
     moved = b.deployment(ACCT, "d-v2", "fixed")
@@ -372,7 +450,10 @@ def test_patched_inventory_reevaluates_at_once_and_marks_pending() -> None:
 
 def test_pending_clears_when_azure_evaluated_after_the_write() -> None:
     inv = b.inventory(_tenant())
-    policy_body = {"id": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyAssignments/p1", "name": "p1"}
+    policy_body = {
+        "id": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyAssignments/p1",
+        "name": "p1",
+    }
     policy_body |= _draft().assignment_body()
     rec = RawRecord(Kind.POLICY_ASSIGNMENT, policy_body["id"], policy_body, f"/subscriptions/{SUB}")
     key = policy_body["id"].lower()
@@ -387,15 +468,43 @@ def test_pending_clears_when_azure_evaluated_after_the_write() -> None:
 def test_audit_log_appends_json_lines_and_skips_damaged_ones(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.jsonl")
     assert log.read() == ([], 0)
-    first = AuditEntry("2026-11-26T10:00:00Z", "ana@contoso.com", "AzureCloud", "policyAssignment.create", "/x", "succeeded", None, {"a": 1})
+    first = AuditEntry(
+        "2026-11-26T10:00:00Z",
+        "ana@contoso.com",
+        "AzureCloud",
+        "policyAssignment.create",
+        "/x",
+        "succeeded",
+        None,
+        {"a": 1},
+    )
     log.append(first)
     with (tmp_path / "audit.jsonl").open("a", encoding="utf-8") as fh:
         fh.write("{not json\n")
-    second = AuditEntry("2026-11-26T10:01:00Z", "ana@contoso.com", "AzureCloud", "raiPolicy.update", "/y", "failed", error="HTTP 500")
+    second = AuditEntry(
+        "2026-11-26T10:01:00Z",
+        "ana@contoso.com",
+        "AzureCloud",
+        "raiPolicy.update",
+        "/y",
+        "failed",
+        error="HTTP 500",
+    )
     log.append(second)
     entries, damaged = log.read()
     assert entries == [first, second] and damaged == 1
     lines = (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()
     record = json.loads(lines[0])
-    assert set(record) == {"time", "principal", "cloud", "operation", "target", "outcome", "before", "after", "error", "request"}
+    assert set(record) == {
+        "time",
+        "principal",
+        "cloud",
+        "operation",
+        "target",
+        "outcome",
+        "before",
+        "after",
+        "error",
+        "request",
+    }
     assert log.read(limit=1)[0] == [second]

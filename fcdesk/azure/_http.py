@@ -34,6 +34,13 @@ Rate: one ``asyncio.Semaphore(concurrency)`` bounds the requests in flight, and 
 bucket per throttling bucket mirrors ARM's documented read limits (a burst of 250 per subscription
 and principal, refilled at 25 per second), tightened whenever ARM reports fewer remaining reads
 (``x-ms-ratelimit-remaining-subscription-reads``/``-tenant-reads``).
+
+Writes (PUT, DELETE, PATCH, and POST actions sent with ``write=True``) carry an optional JSON body
+and have buckets of their own (ARM's write limits: 200, refilled at 10 per second). They are retried
+like reads on 429 and on failures without a response (PUT and DELETE are idempotent), but a 5xx or
+408 on a write is retried only once (:data:`WRITE_SERVER_RETRIES`): a failing write must surface
+quickly, not after a minute of backoff. :meth:`ArmHttp.send` returns the status and headers too
+(long-running operations are followed with them; see :mod:`fcdesk.azure.writes`).
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,6 +82,13 @@ CLIENTS: dict[str, tuple[str, str]] = {
 #: ARM's read limits per subscription (or tenant) and principal: a bucket of 250, refilled at 25/s.
 ARM_READ_BURST = 250
 ARM_READ_RATE = 25.0
+#: ARM's write limits per subscription (or tenant) and principal: a bucket of 200, refilled at 10/s.
+ARM_WRITE_BURST = 200
+ARM_WRITE_RATE = 10.0
+#: Methods that change something. A POST is a read (policy-state queries) unless sent with write=True.
+WRITE_METHODS = frozenset({"PUT", "DELETE", "PATCH"})
+#: A write answered with a 5xx (or 408) is retried at most this many times.
+WRITE_SERVER_RETRIES = 1
 RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504})
 BACKOFF_BASE_S = 0.4
 BACKOFF_CAP_S = 15.0
@@ -87,7 +102,7 @@ def api_versions() -> dict[str, str]:
     With the pinned packages: subscriptions 2022-12-01, resource groups 2025-04-01, policy
     assignments and set definitions 2026-06-01, policy states
     2019-10-01, Cognitive Services 2025-09-01, assessments and assessment metadata 2021-06-01,
-    alerts 2022-01-01, pricings 2024-01-01.
+    alerts 2022-01-01, pricings 2024-01-01; ``trigger_evaluation`` (policy insights) 2019-10-01.
     """
     return dict(_lookup_api_versions())
 
@@ -127,6 +142,15 @@ def _lookup_api_versions() -> dict[str, str]:
         versions["policy_states"] = str(request.query.get("api-version") or "2019-10-01")
     except (ImportError, TypeError, AttributeError):  # a regenerated package: the long-stable version
         versions["policy_states"] = "2019-10-01"
+    try:
+        from azure.mgmt.policyinsights.operations._policy_states_operations import (
+            build_trigger_subscription_evaluation_request,
+        )
+
+        request = build_trigger_subscription_evaluation_request(_NO_SUBSCRIPTION)
+        versions["trigger_evaluation"] = str(request.query.get("api-version") or "2019-10-01")
+    except (ImportError, TypeError, AttributeError):
+        versions["trigger_evaluation"] = "2019-10-01"
     return versions
 
 
@@ -134,12 +158,15 @@ def _lookup_api_versions() -> dict[str, str]:
 
 
 class _Bucket:
-    """A client-side token bucket mirroring ARM's read limits for one subscription (or the tenant)."""
+    """A client-side token bucket mirroring ARM's read (or write) limits for one subscription (or the
+    tenant)."""
 
-    __slots__ = ("tokens", "stamp", "open_at")
+    __slots__ = ("burst", "rate", "tokens", "stamp", "open_at")
 
-    def __init__(self) -> None:
-        self.tokens = float(ARM_READ_BURST)
+    def __init__(self, burst: int = ARM_READ_BURST, rate: float = ARM_READ_RATE) -> None:
+        self.burst = float(burst)
+        self.rate = rate
+        self.tokens = self.burst
         self.stamp = time.monotonic()
         self.open_at = 0.0  #: monotonic time before which nothing is sent (after a 429)
 
@@ -149,12 +176,12 @@ class _Bucket:
             if now < self.open_at:
                 await asyncio.sleep(self.open_at - now)
                 continue
-            self.tokens = min(float(ARM_READ_BURST), self.tokens + (now - self.stamp) * ARM_READ_RATE)
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
             if self.tokens >= 1.0:
                 self.tokens -= 1.0
                 return
-            await asyncio.sleep((1.0 - self.tokens) / ARM_READ_RATE)
+            await asyncio.sleep((1.0 - self.tokens) / self.rate)
 
     def close_for(self, seconds: float) -> None:
         self.open_at = max(self.open_at, time.monotonic() + seconds)
@@ -275,8 +302,18 @@ def _policies(credential: Any, cloud: Cloud, proxy: str | None = None, **kwargs:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One successful (2xx) answer: what :meth:`ArmHttp.send` returns."""
+
+    status: int
+    headers: Mapping[str, str]  #: case-insensitive (azure-core's)
+    data: Any  #: the parsed JSON body, or None when the body was empty
+
+
 class ArmHttp:
-    """Bounded, retried, throttle-aware ARM reads for one capture. Use as ``async with``."""
+    """Bounded, retried, throttle-aware ARM requests for one capture (or one writer). Use as
+    ``async with``."""
 
     def __init__(
         self,
@@ -294,7 +331,7 @@ class ArmHttp:
         self.max_retries = max(0, int(max_retries))
         self.requests = 0  #: HTTP requests sent, retries and pages included
         self._sem = asyncio.Semaphore(max(1, int(concurrency)))
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: dict[tuple[str, bool], _Bucket] = {}
         self._on_request = on_request
         self._clients: dict[str, Any] = {}
         self._senders: dict[str, Callable[..., Any]] = {}
@@ -369,20 +406,35 @@ class ArmHttp:
     def url(self, path: str) -> str:
         return path if path.startswith("https://") or path.startswith("http://") else self._base + path
 
-    def _bucket(self, url: str) -> _Bucket:
-        key = bucket_key(url)
+    def is_arm_url(self, url: str) -> bool:
+        """Whether ``url`` is on the ARM endpoint (the only place the bearer token may be sent)."""
+        return _origin(self.url(url)) == self._origin
+
+    def _bucket(self, url: str, write: bool) -> _Bucket:
+        key = (bucket_key(url), write)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket()
+            bucket = self._buckets[key] = _Bucket(*((ARM_WRITE_BURST, ARM_WRITE_RATE) if write else ()))
         return bucket
 
     async def _send_once(
-        self, client: str, method: str, url: str, params: dict[str, str] | None, fresh_token: bool
+        self,
+        client: str,
+        method: str,
+        url: str,
+        params: dict[str, str] | None,
+        json_body: Any,
+        fresh_token: bool,
     ) -> tuple[int, Any, bytes]:
         from azure.core.rest import HttpRequest
 
         self.client(client)
-        request = HttpRequest(method, url, params=params) if params else HttpRequest(method, url)
+        kwargs: dict[str, Any] = {}
+        if params:
+            kwargs["params"] = params
+        if json_body is not None:
+            kwargs["json"] = json_body
+        request = HttpRequest(method, url, **kwargs)
         options = {FRESH_TOKEN: True} if fresh_token else {}
         response = await self._senders[client](request, stream=True, **options)
         try:
@@ -391,10 +443,28 @@ class ArmHttp:
             await response.close()
         return response.status_code, response.headers, body
 
-    async def request(self, client: str, method: str, path: str, params: dict[str, str] | None = None) -> Any:
+    async def request(
+        self, client: str, method: str, path: str, params: dict[str, str] | None = None, body: Any = None
+    ) -> Any:
         """Send one request (retrying as described in the module doc) and return the parsed JSON.
 
-        Raises :class:`ArmError` when it fails for good.
+        ``body``: a JSON body (None: no body). Raises :class:`ArmError` when it fails for good.
+        """
+        return (await self.send(client, method, path, params, body)).data
+
+    async def send(
+        self,
+        client: str,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        *,
+        write: bool | None = None,
+    ) -> Answer:
+        """:meth:`request`, returning the status and headers with the JSON.
+
+        ``write``: retry as a write (see the module doc); default: PUT, DELETE and PATCH are writes.
         """
         from azure.core.exceptions import (
             ClientAuthenticationError,
@@ -406,8 +476,11 @@ class ArmHttp:
         )
 
         url = self.url(path)
-        bucket = self._bucket(url)
+        method = method.upper()
+        is_write = method in WRITE_METHODS if write is None else write
+        bucket = self._bucket(url, is_write)
         attempt = 0
+        server_retries = 0  # 5xx/408 retries so far (a write gets only WRITE_SERVER_RETRIES)
         renewed = False  # this request already had its one renewal after an expired token
         fresh = False  # the next attempt must carry a newly fetched token
         while True:
@@ -419,7 +492,7 @@ class ArmHttp:
                 sent_at = time.time()
                 try:
                     status, headers, raw = await asyncio.wait_for(
-                        self._send_once(client, method, url, params, fresh), self.request_timeout_s
+                        self._send_once(client, method, url, params, body, fresh), self.request_timeout_s
                     )
                 except (TimeoutError, ServiceRequestTimeoutError, ServiceResponseTimeoutError):
                     failure = ArmError(None, "Timeout", f"No answer within {self.request_timeout_s:g} s.")
@@ -433,10 +506,10 @@ class ArmHttp:
                     if self._on_request is not None:
                         self._on_request()
             if failure is None:
-                self._observe(bucket, headers)
+                self._observe(bucket, headers, is_write)
                 if 200 <= status < 300:
                     try:
-                        return orjson.loads(raw) if raw else None
+                        return Answer(status, headers, orjson.loads(raw) if raw else None)
                     except orjson.JSONDecodeError:
                         raise ArmError(status, "MalformedJson", "The answer was not valid JSON.") from None
                 failure = _arm_error(status, raw)
@@ -446,6 +519,10 @@ class ArmHttp:
                     continue
                 if status != 429 and status not in RETRYABLE_STATUS:
                     raise failure
+                if status != 429 and is_write:
+                    if server_retries >= WRITE_SERVER_RETRIES:
+                        raise failure
+                    server_retries += 1
             if attempt >= self.max_retries:
                 raise failure
             wait = retry_after_s(headers) if status in (429, 503) else None
@@ -469,8 +546,10 @@ class ArmHttp:
                 invalidate()
 
     @staticmethod
-    def _observe(bucket: _Bucket, headers: Any) -> None:
-        for name in ("x-ms-ratelimit-remaining-subscription-reads", "x-ms-ratelimit-remaining-tenant-reads"):
+    def _observe(bucket: _Bucket, headers: Any, write: bool) -> None:
+        kind = "writes" if write else "reads"
+        for scope in ("subscription", "tenant"):
+            name = f"x-ms-ratelimit-remaining-{scope}-{kind}"
             value = headers.get(name)
             if value:
                 try:

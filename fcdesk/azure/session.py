@@ -8,15 +8,19 @@ Importing this module is cheap: the Azure SDK is loaded on the first sign-in, no
 
 One credential per (tenant, method, cloud, client) is created and reused, so each tenant prompts
 at most once (and the home tenant, once its id is known, shares the sign-in's credential).
+
+Writes (and the reads around them) go through :meth:`AzureSession.arm`, which lends an
+:class:`~fcdesk.azure.writes.ArmWriter` with the signed-in credential and cloud.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 from fcdesk.azure.contract import (
     CaptureOptions,
@@ -30,6 +34,9 @@ from fcdesk.azure.contract import (
     Tenant,
 )
 from fcdesk.azure.errors import SignInError, first_line
+
+if TYPE_CHECKING:
+    from fcdesk.azure.writes import ArmWriter
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +169,28 @@ class AzureSession:
         if not result.meta.tenant_name and result.meta.tenant_id:
             result.meta.tenant_name = self._tenant_names.get(result.meta.tenant_id.lower(), "")
         return result
+
+    # ------------------------------------------------------------------------------- writes
+
+    @contextlib.asynccontextmanager
+    async def arm(
+        self, tenant_id: str | None = None, *, concurrency: int = 8, request_timeout_s: float = 60.0
+    ) -> AsyncIterator[ArmWriter]:
+        """An :class:`~fcdesk.azure.writes.ArmWriter` with this identity's credential and cloud, for
+        ``tenant_id`` (default: the sign-in's), open for the ``async with`` block.
+
+        Raises :class:`SignInError` when not signed in.
+        """
+        from fcdesk.azure._http import ArmHttp
+        from fcdesk.azure.writes import ArmWriter
+
+        signed = self._signed_in()
+        tenant = tenant_id or signed.tenant_id or (self.identity.tenant_id if self.identity else None)
+        credential = await self._credential(tenant)
+        async with ArmHttp(
+            credential, signed.cloud, concurrency=concurrency, request_timeout_s=request_timeout_s
+        ) as http:
+            yield ArmWriter(http)
 
     async def close(self) -> None:
         credentials = list({id(c): c for c in self._credentials.values()}.values())

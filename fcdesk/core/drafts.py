@@ -35,12 +35,13 @@ from fcdesk.core.guardrails import (
 from fcdesk.core.model import Deployment, id_segment, idkey
 from fcdesk.core.policy import (
     ALLOWED_MODES,
+    AZURE_METADATA_KEYS,
     BOTH,
     CONTROL_PARAMS,
-    MODE_REFERENCE,
     FCDESK_METADATA_KEY,
     FCDESK_METADATA_VALUE,
     INITIATIVE_ID,
+    MODE_REFERENCE,
     ControlRequirement,
     Evaluation,
     GuardrailPolicy,
@@ -144,7 +145,7 @@ CHOICES: tuple[tuple[str, str], ...] = (
 def requirement(
     key: tuple[str, str], threshold: Severity | None = Severity.MEDIUM, *, blocking: bool = True
 ) -> ControlRequirement:
-    """"Must be on and block at ``threshold`` or stricter"; ``blocking=False`` also allows annotate."""
+    """ "Must be on and block at ``threshold`` or stricter"; ``blocking=False`` also allows annotate."""
     control = CONTROL_BY_KEY[key]
     sev = None
     if control.kind is ControlKind.SEVERITY:
@@ -153,7 +154,9 @@ def requirement(
     return ControlRequirement(key, frozenset({True}), frozenset({True}) if blocking else BOTH, sev)
 
 
-def choices_from_requirements(reqs: Mapping[tuple[str, str], ControlRequirement]) -> tuple[list[ControlChoice], list[ControlRequirement]]:
+def choices_from_requirements(
+    reqs: Mapping[tuple[str, str], ControlRequirement],
+) -> tuple[list[ControlChoice], list[ControlRequirement]]:
     """Group an assignment's non-permissive requirements into wizard choices.
 
     Returns ``(choices, others)``: requirements that are not of the "on, block at ≥ X" shape (for
@@ -300,7 +303,10 @@ class PolicyDraft:
         if len(self.description) > DESCRIPTION_MAX:
             out.append(f"The description is longer than {DESCRIPTION_MAX} characters.")
         if self.name and (_NAME_FORBIDDEN.search(self.name) or len(self.name) > NAME_MAX):
-            out.append(f"The assignment name may not contain <>*%&:\\?.+/# or spaces, and has at most {NAME_MAX} characters.")
+            out.append(
+                "The assignment name may not contain <>*%&:\\?.+/# or spaces, "
+                f"and has at most {NAME_MAX} characters."
+            )
         if self.modes is not None and not self.modes:
             out.append("Allow at least one guardrail mode.")
         scope = idkey(self.scope)
@@ -332,11 +338,9 @@ class PolicyDraft:
 
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = dict(self.existing.metadata) if self.existing is not None else {}
-        for key in ("createdOn", "updatedOn", "updatedBy"):  # set by Azure
+        for key in AZURE_METADATA_KEYS:  # set by Azure on every write
             meta.pop(key, None)
-        if self.existing is None or "createdBy" not in meta:
-            meta[FCDESK_METADATA_KEY] = FCDESK_METADATA_VALUE
-        meta["managedBy"] = FCDESK_METADATA_VALUE
+        meta[FCDESK_METADATA_KEY] = FCDESK_METADATA_VALUE
         return meta
 
     def assignment_body(self) -> dict[str, Any]:
@@ -452,9 +456,8 @@ class WhatIf:
     def headline(self) -> str:
         if not self.in_scope:
             return "No deployments are in this scope in the data in hand."
-        return (
-            f"{len(self.violating)} of {self.evaluated} deployments in scope would violate this policy"
-            + (f" ({self.excepted} excepted)." if self.excepted else ".")
+        return f"{len(self.violating)} of {self.evaluated} deployments in scope would violate this policy" + (
+            f" ({self.excepted} excepted)." if self.excepted else "."
         )
 
 
@@ -608,7 +611,9 @@ def _choice_from_entry(index: int, entry: Any) -> ControlChoice:
         raw_t = entry.get("threshold", "Medium")
         threshold = Severity.parse(raw_t)
         if threshold is None:
-            raise DraftError(f"{where}: 'threshold' must be Low, Medium or High (blocks at that level or stricter).")
+            raise DraftError(
+                f"{where}: 'threshold' must be Low, Medium or High (blocks at that level or stricter)."
+            )
     elif "threshold" in entry:
         raise DraftError(f"{where}: {raw_name} has no threshold.")
     blocking = entry.get("blocking", True)
@@ -656,4 +661,6 @@ def parse_policy_text(text: str, *, filename: str = "") -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise DraftError(f"The policy file is not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+        raise DraftError(
+            f"The policy file is not valid YAML{where}: {getattr(exc, 'problem', exc)}."
+        ) from None

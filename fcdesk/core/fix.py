@@ -42,7 +42,13 @@ if TYPE_CHECKING:
 
 #: Read-only deployment fields that a PUT must not send back.
 _READ_ONLY_TOP = ("id", "name", "type", "etag", "systemData")
-_READ_ONLY_PROPS = ("provisioningState", "capabilities", "rateLimits", "callRateLimit", "dynamicThrottlingEnabled")
+_READ_ONLY_PROPS = (
+    "provisioningState",
+    "capabilities",
+    "rateLimits",
+    "callRateLimit",
+    "dynamicThrottlingEnabled",
+)
 RAI_NAME_MAX = 64
 _RAI_NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -73,12 +79,11 @@ class GuardrailPlan:
     base_name: str  #: basePolicyName of the RAI policy to write
     settings: dict[tuple[str, str], FilterSetting]  #: every control the guardrail sets
     mode: Mode
-    #: Raw properties of the custom guardrail being updated (blocklists, unknown filters...): kept.
-    keep: Mapping[str, Any] = field(default_factory=dict)
+    #: Filters of the custom guardrail that fcdesk does not know (kept as they are, never dropped).
     unknown_filters: list[Mapping[str, Any]] = field(default_factory=list)
 
     def copy(self) -> GuardrailPlan:
-        return GuardrailPlan(self.base_name, dict(self.settings), self.mode, self.keep, list(self.unknown_filters))
+        return GuardrailPlan(self.base_name, dict(self.settings), self.mode, list(self.unknown_filters))
 
 
 def plan_from_effective(eff: EffectiveGuardrail) -> GuardrailPlan:
@@ -89,17 +94,18 @@ def plan_from_effective(eff: EffectiveGuardrail) -> GuardrailPlan:
             setting = FilterSetting.of(flt)
             if setting is not None:
                 settings[key] = setting
-    keep: Mapping[str, Any] = {}
     unknown: list[Mapping[str, Any]] = []
     base = ACCOUNT_DEFAULT
     rail = eff.guardrail
     if rail is not None and eff.origin is GuardrailOrigin.CUSTOM:
         base = rail.base_policy_name or ACCOUNT_DEFAULT
-        unknown = [dict(f.raw) or _filter_json(f.name, f.source, FilterSetting.of(f)) for f in rail.other_filters()]
+        unknown = [
+            dict(f.raw) or _filter_json(f.name, f.source, FilterSetting.of(f)) for f in rail.other_filters()
+        ]
     elif rail is not None and eff.origin is GuardrailOrigin.SYSTEM and not rail.unknown:
         base = rail.name
     mode = eff.mode if eff.mode in (Mode.DEFAULT, Mode.ASYNC, Mode.BLOCKING) else Mode.DEFAULT
-    return GuardrailPlan(base, settings, mode, keep, unknown)
+    return GuardrailPlan(base, settings, mode, unknown)
 
 
 def _allowed(reqs: Iterable[ControlRequirement]) -> tuple[set[bool], set[bool], set[Severity] | None]:
@@ -113,7 +119,9 @@ def _allowed(reqs: Iterable[ControlRequirement]) -> tuple[set[bool], set[bool], 
     return enabled, blocking, sev
 
 
-def meet_requirements(plan: GuardrailPlan, policies: Iterable[GuardrailPolicy]) -> tuple[GuardrailPlan, list[str]]:
+def meet_requirements(
+    plan: GuardrailPlan, policies: Iterable[GuardrailPolicy]
+) -> tuple[GuardrailPlan, list[str]]:
     """Raise exactly the controls that fail any of ``policies`` to the minimum that passes all.
 
     Returns the new plan and the labels of the controls changed. A control already passing is left
@@ -123,7 +131,11 @@ def meet_requirements(plan: GuardrailPlan, policies: Iterable[GuardrailPolicy]) 
     out = plan.copy()
     changed: list[str] = []
     for control in CATALOGUE:
-        reqs = [p.requirements[control.key] for p in policies if control.key in p.requirements and p.checks(control.key)]
+        reqs = [
+            p.requirements[control.key]
+            for p in policies
+            if control.key in p.requirements and p.checks(control.key)
+        ]
         if not reqs:
             continue
         enabled, blocking, sev = _allowed(reqs)
@@ -133,8 +145,12 @@ def meet_requirements(plan: GuardrailPlan, policies: Iterable[GuardrailPolicy]) 
         current = out.settings.get(control.key)
         if current is not None and _passes(current, enabled, blocking, sev):
             continue
-        new_enabled = current.enabled if current is not None and current.enabled in enabled else (True in enabled)
-        new_blocking = current.blocking if current is not None and current.blocking in blocking else (True in blocking)
+        new_enabled = (
+            current.enabled if current is not None and current.enabled in enabled else (True in enabled)
+        )
+        new_blocking = (
+            current.blocking if current is not None and current.blocking in blocking else (True in blocking)
+        )
         threshold: Severity | None = None
         if control.kind is ControlKind.SEVERITY:
             cur_t = current.threshold if current is not None else None
@@ -169,7 +185,10 @@ def _passes(s: FilterSetting, enabled: set[bool], blocking: set[bool], sev: set[
 def _filter_json(name: str, source: str, s: FilterSetting | None) -> dict[str, Any]:
     s = s or FilterSetting(False, False)
     out: dict[str, Any] = {"name": name, "source": source, "enabled": s.enabled, "blocking": s.blocking}
-    if CONTROL_BY_KEY.get((name, source)) is not None and CONTROL_BY_KEY[(name, source)].kind is ControlKind.SEVERITY:
+    if (
+        CONTROL_BY_KEY.get((name, source)) is not None
+        and CONTROL_BY_KEY[(name, source)].kind is ControlKind.SEVERITY
+    ):
         out["severityThreshold"] = (s.threshold or Severity.MEDIUM).rest
     return out
 
@@ -185,7 +204,9 @@ def rai_policy_body(plan: GuardrailPlan, current: Mapping[str, Any] | None = Non
         cur_props = current.get("properties")
         if isinstance(cur_props, Mapping):
             props = {k: copy.deepcopy(v) for k, v in cur_props.items() if k not in ("type",)}
-    filters = [_filter_json(c.name, c.source, plan.settings[c.key]) for c in CATALOGUE if c.key in plan.settings]
+    filters = [
+        _filter_json(c.name, c.source, plan.settings[c.key]) for c in CATALOGUE if c.key in plan.settings
+    ]
     filters += [dict(f) for f in plan.unknown_filters]
     props["basePolicyName"] = plan.base_name
     props["mode"] = plan.mode.value
@@ -196,7 +217,9 @@ def rai_policy_body(plan: GuardrailPlan, current: Mapping[str, Any] | None = Non
 def effective_after(plan: GuardrailPlan, name: str, account_id: str) -> EffectiveGuardrail:
     """The effective guardrail the plan will give (for the diff and the immediate re-evaluation)."""
     filters = {
-        key: ContentFilter(key[0], key[1], s.enabled, s.blocking, s.threshold, s.threshold.rest if s.threshold else None)
+        key: ContentFilter(
+            key[0], key[1], s.enabled, s.blocking, s.threshold, s.threshold.rest if s.threshold else None
+        )
         for key, s in plan.settings.items()
     }
     rail = Guardrail(
@@ -270,7 +293,9 @@ def valid_guardrail_name(name: str) -> str | None:
 def sharing_deployments(inventory: Inventory, account_id: str, rai_policy_name: str) -> list[Deployment]:
     """Deployments on the account that name this guardrail (a shared guardrail's other users)."""
     ak, name = idkey(account_id), rai_policy_name.lower()
-    return [d for d in inventory.deployments if d.account_key == ak and (d.rai_policy_name or "").lower() == name]
+    return [
+        d for d in inventory.deployments if d.account_key == ak and (d.rai_policy_name or "").lower() == name
+    ]
 
 
 def failing_policies(inventory: Inventory, dep: Deployment) -> list[tuple[GuardrailPolicy, Evaluation]]:

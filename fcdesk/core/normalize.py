@@ -334,7 +334,7 @@ def guardrail_policy(body: Any) -> GuardrailPolicy:
         mode_requirement=mode_req,
         effect=str(effect[0]) if effect else "Audit",
         enforcement_mode=_str(p.get("enforcementMode")) or "Default",
-        created_by_fcdesk=_str(metadata.get(FCDESK_METADATA_KEY)) == FCDESK_METADATA_VALUE,
+        created_by_fcdesk=FCDESK_METADATA_VALUE in (_str(metadata.get(FCDESK_METADATA_KEY)), _str(metadata.get("createdBy"))),
         parameters=dict(params),
         metadata=dict(metadata),
         disabled_references=disabled_by_overrides(p.get("overrides")),

@@ -37,9 +37,12 @@ from fcdesk.core.guardrails import (
 INITIATIVE_NAME = "5207647b-3e83-4e28-b836-c382cb5e2a2e"
 INITIATIVE_ID = f"/providers/Microsoft.Authorization/policySetDefinitions/{INITIATIVE_NAME}"
 INITIATIVE_DISPLAY_NAME = "[Preview]: Guardrail for Cognitive Services Deployments"
-#: Metadata key fcdesk writes on assignments it creates.
-FCDESK_METADATA_KEY = "createdBy"
+#: Metadata fcdesk writes on assignments it manages. Not ``createdBy``: Azure overwrites that one
+#: (with the caller's object id), as it does ``createdOn``, ``updatedBy`` and ``updatedOn``.
+FCDESK_METADATA_KEY = "managedBy"
 FCDESK_METADATA_VALUE = "fcdesk"
+#: Metadata keys Azure sets itself on every write.
+AZURE_METADATA_KEYS = ("createdBy", "createdOn", "updatedBy", "updatedOn")
 
 MODE_REFERENCE = "CognitiveServices guardrail mode for Model Deployments"
 
@@ -136,7 +139,7 @@ class ControlRequirement:
             return "Must be off"
         parts = [f"enabled {_bools(en)}", f"blocking {_bools(bl)}"]
         if sev is not None and sev < ALL_SEVERITIES:
-            parts.append("threshold " + ", ".join(s.rest for s in sorted(sev, reverse=True)))
+            parts.append("threshold " + " or ".join(f"≥ {s.rest}" for s in sorted(sev)))
         return "Allowed: " + "; ".join(parts)
 
 
@@ -153,7 +156,7 @@ def _sev_text(sev: frozenset[Severity]) -> str:
     strict_tail = {s for s in Severity if s >= weakest}
     if set(sev) == strict_tail:
         return f" ≥ {weakest.rest}"  # "≥ Medium": Medium or stricter
-    return " at " + " or ".join(s.rest for s in sorted(sev, reverse=True))
+    return " " + " or ".join(f"≥ {s.rest}" for s in sorted(sev))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,18 +5,40 @@ Injected into every tab (no globals, no app-wide bus): tabs read it and listen t
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
 from fcdesk.core.inventory import ALL, Inventory, Scope
 from fcdesk.core.records import Source
 
+log = logging.getLogger(__name__)
+
 OFFLINE_REASON = "Offline snapshot: sign in to make changes"
-#: Shown on every write action while the window shows data just fetched from Azure.
-LIVE_REASON = "Live writes are not enabled yet"
+#: Shown on every write action when live data is shown but no writer is available (no actions service).
+LIVE_REASON = "Changes are not available in this session"
+CHECKING_REASON = "Checking your permissions…"
+
+#: Kinds of write whose rights are checked per scope.
+POLICY_RIGHTS = "policy"  #: create/edit/delete guardrail policies at a subscription or resource group
+GUARDRAIL_RIGHTS = "guardrail"  #: edit guardrails and deployments of an account
+SECURITY_RIGHTS = "security"  #: Defender plans and settings at a subscription
+PURVIEW_RIGHTS = "purview"  #: the Purview extension at a subscription
+
+
+class RightsAnswer(Protocol):
+    allowed: bool
+    reason: str
+
+
+#: ``checker(kind, scope)``: the caller's rights for a kind of write at an ARM scope (async).
+RightsChecker = Callable[[str, str], Awaitable[RightsAnswer]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +60,7 @@ class WorkspaceContext(QObject):
     inventoryChanged = Signal()
     scopeChanged = Signal()
     infoChanged = Signal()
+    rightsChanged = Signal()  #: a permission check finished, or the checker changed
 
     def __init__(self, inventory: Inventory, info: SnapshotInfo, parent: Any = None) -> None:
         super().__init__(parent)
@@ -45,6 +68,12 @@ class WorkspaceContext(QObject):
         self._info = info
         self._scope: Scope = ALL
         self._write_reason: str | None = OFFLINE_REASON
+        self._checker: RightsChecker | None = None
+        self._rights: dict[tuple[str, str], RightsAnswer] = {}
+        self._checking: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._cancelled: set[asyncio.Future[None]] = set()
+        #: assignment key → time fcdesk wrote something it governs; carried over to new inventories
+        self.pending: dict[str, datetime] = {}
 
     @property
     def inventory(self) -> Inventory:
@@ -64,12 +93,21 @@ class WorkspaceContext(QObject):
         The write reason follows the data: :data:`LIVE_REASON` for live data (``info.live``),
         :data:`OFFLINE_REASON` for a snapshot read from a file.
         """
+        if self.pending and any(inventory.pending.get(k) != v for k, v in self.pending.items()):
+            inventory.pending.update(self.pending)
+            inventory._memo.clear()  # rows prepared before the marks were known
         self._inventory = inventory
         self._info = info
-        if self._write_reason in (OFFLINE_REASON, LIVE_REASON):
-            self._write_reason = LIVE_REASON if info.live else OFFLINE_REASON
+        self._apply_write_reason()
         self._scope = self.scope_for(inventory, scope)
         self.inventoryChanged.emit()
+
+    def _apply_write_reason(self) -> None:
+        if self._write_reason in (OFFLINE_REASON, LIVE_REASON, None):
+            if not self._info.live:
+                self._write_reason = OFFLINE_REASON
+            else:
+                self._write_reason = None if self._checker is not None else LIVE_REASON
 
     def scope_for(self, inventory: Inventory, wanted: Scope | None = None) -> Scope:
         """The scope :meth:`set_inventory` will show ``inventory`` in: ``wanted`` (default the current
@@ -100,3 +138,74 @@ class WorkspaceContext(QObject):
     def set_write_disabled_reason(self, reason: str | None) -> None:
         self._write_reason = reason
         self.scopeChanged.emit()
+
+    # ------------------------------------------------------------------------------ rights
+
+    def set_rights_checker(self, checker: RightsChecker | None) -> None:
+        """Writes become possible on live data once a checker (the signed-in actions) is set."""
+        self._checker = checker
+        self._rights.clear()
+        for pending in self._checking.values():
+            pending.cancel()
+            self._cancelled.add(pending)
+            pending.add_done_callback(self._cancelled.discard)
+        self._checking.clear()
+        self._apply_write_reason()
+        self.rightsChanged.emit()
+
+    async def settle_rights_checks(self) -> None:
+        """Wait until checks cancelled by :meth:`set_rights_checker` have finished (on sign-out)."""
+        if self._cancelled:
+            await asyncio.gather(*list(self._cancelled), return_exceptions=True)
+
+    def rights_reason(self, kind: str, scope: str) -> str | None:
+        """Why the signed-in caller may not make this kind of write at ``scope`` (None: allowed).
+
+        Unknown yet: the check starts in the background and :data:`CHECKING_REASON` is returned;
+        ``rightsChanged`` fires when the answer is in. Without a checker there is nothing to check
+        (the global :attr:`write_disabled_reason` says why writes are off).
+        """
+        if self._checker is None or not scope:
+            return None
+        key = (kind, scope.rstrip("/").lower())
+        answer = self._rights.get(key)
+        if answer is not None:
+            return (
+                None if answer.allowed else (answer.reason or "You do not have permission to do this here.")
+            )
+        if key not in self._checking:
+            self._checking[key] = asyncio.ensure_future(self._check(key, scope))
+        return CHECKING_REASON
+
+    async def rights_answer(self, kind: str, scope: str) -> RightsAnswer | None:
+        """The rights answer, awaiting the check if needed (None without a checker)."""
+        if self._checker is None:
+            return None
+        key = (kind, scope.rstrip("/").lower())
+        if key not in self._rights:
+            task = self._checking.get(key)
+            if task is None:
+                task = self._checking[key] = asyncio.ensure_future(self._check(key, scope))
+            await asyncio.shield(task)
+        return self._rights.get(key)
+
+    async def _check(self, key: tuple[str, str], scope: str) -> None:
+        checker = self._checker
+        if checker is None:
+            return
+        try:
+            answer = await checker(key[0], scope)
+        except Exception as exc:  # noqa: BLE001 - a failed check disables the action with its reason
+            log.info("permission check failed: %s", type(exc).__name__)
+            answer = _Answer(False, f"Could not check your permissions: {exc}")
+        finally:
+            self._checking.pop(key, None)
+        if checker is self._checker:
+            self._rights[key] = answer
+            self.rightsChanged.emit()
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    allowed: bool
+    reason: str

@@ -18,10 +18,19 @@ from fcdesk.core.guardrails import BASELINE, CATALOGUE, DEFAULT_V2, GuardrailOri
 from fcdesk.core.inventory import MatrixRow
 from fcdesk.models.matrix import MatrixModel, blocklists_tooltip, other_filter_label, other_filters
 from fcdesk.models.palette import StateColors, colors_for
-from fcdesk.models.workspace import WorkspaceContext
+from fcdesk.models.workspace import GUARDRAIL_RIGHTS, WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
 from fcdesk.views.compare_dialog import CompareDialog
-from fcdesk.views.widgets import Banner, BannerKind, DataTable, FilterBar, PlainLabel, WriteGate, write_button
+from fcdesk.views.widgets import (
+    Banner,
+    BannerKind,
+    DataTable,
+    FilterBar,
+    PlainLabel,
+    WriteGate,
+    create_reason,
+    write_button,
+)
 
 GAPS_TIP = (
     "Show only deployments with a gap: a control weaker than Microsoft's default "
@@ -120,14 +129,18 @@ class GuardrailsTab(WorkspaceTab):
         self.table.proxy.layoutChanged.connect(self._update_compare)
 
         self.gate = WriteGate(context)
-        self.gate.add(
-            self.edit_button,
-            lambda: None if self.table.current_row_object() is not None else "Select a deployment first",
-        )
-        self.gate.add(
-            self.policy_button, lambda: None if self._gap_rows else "No deployment in scope has a gap"
-        )
+        self.gate.add(self.edit_button, self._edit_reason)
+        self.gate.add(self.policy_button, self._policy_reason)
         self.reload()
+
+    def _edit_reason(self) -> str | None:
+        row = self.table.current_row_object()
+        if row is None:
+            return "Select a deployment first"
+        return self.context.rights_reason(GUARDRAIL_RIGHTS, row.deployment.account_id)
+
+    def _policy_reason(self) -> str | None:
+        return create_reason(self.context) if self._gap_rows else "No deployment in scope has a gap"
 
     # ------------------------------------------------------------------ building
 

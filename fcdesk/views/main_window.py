@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import shiboken6
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
@@ -63,6 +63,7 @@ from fcdesk.views.signin_dialog import (
     remembered_choice,
 )
 from fcdesk.views.widgets import Banner, BannerKind, PlainLabel
+from fcdesk.views.write_flows import WriteFlows
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,10 @@ class WindowServices:
     store_secret: StoreSecret | None = None
     #: blocking: imports the live path (SDK) ahead of use; run once on a worker thread
     warm_up: Callable[[], None] | None = None
+    #: the writer for a signed-in session (``fcdesk.actions.Actions``); None: live data stays read-only
+    actions_factory: Callable[[LiveSession, Identity], Any] | None = None
+    #: the audit log every write is appended to (viewable with Tools → Audit log)
+    audit_log: Any = None
 
 
 def _relative(when: datetime, now: datetime | None = None) -> str:
@@ -158,8 +163,16 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_tabs()
         self._build_dock()
-        self._build_menus()
         self._build_statusbar()
+        self.flows = WriteFlows(
+            context,
+            self,
+            colors=services.colors,
+            audit=services.audit_log,
+            status=lambda text: self.statusBar().showMessage(text, 20000),
+        )
+        self.flows.connect_tabs(*self.workspace_tabs[:3])
+        self._build_menus()
 
         context.inventoryChanged.connect(self._on_inventory_changed)
         context.scopeChanged.connect(self._update_status)
@@ -287,6 +300,13 @@ class MainWindow(QMainWindow):
         find.setShortcut(QKeySequence.StandardKey.Find)
         find.triggered.connect(self.focus_filter)
         view_menu.addAction(self.details_dock.toggleViewAction())
+
+        tools_menu = self.menuBar().addMenu("&Tools")
+        self.audit_action = tools_menu.addAction("&Audit log…")
+        self.audit_action.setObjectName("auditLogAction")
+        self.audit_action.setToolTip("Every change fcdesk made to Azure, with before and after")
+        self.audit_action.setEnabled(self.services.audit_log is not None)
+        self.audit_action.triggered.connect(self.flows.open_audit_log)
 
         help_menu = self.menuBar().addMenu("&Help")
         about = help_menu.addAction("&About fcdesk")
@@ -542,6 +562,11 @@ class MainWindow(QMainWindow):
                 self.refresher.cancel()
             self._close_later(previous)
         self.session, self.identity, self.choice = session, identity, choice
+        factory = self.services.actions_factory
+        previous_actions = self.flows.actions
+        self.flows.set_actions(factory(session, identity) if factory is not None else None)
+        if previous_actions is not None:
+            self._closers.add(asyncio.ensure_future(previous_actions.close()))
         tenant = choice.tenant_name or identity.tenant_id
         self.account_label.setText(f"Signed in: {identity.principal} · {tenant}")
         self.account_label.setToolTip(
@@ -671,6 +696,11 @@ class MainWindow(QMainWindow):
         if self._closers:
             await asyncio.gather(*list(self._closers), return_exceptions=True)
         session, self.session, self.identity = self.session, None, None
+        actions = self.flows.actions
+        self.flows.set_actions(None)
+        await self.context.settle_rights_checks()
+        if actions is not None:
+            await actions.close()
         if session is not None:
             await session.close()
         self.account_label.setText("")

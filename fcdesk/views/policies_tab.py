@@ -48,7 +48,7 @@ from fcdesk.models.policies import (
     scope_errors,
 )
 from fcdesk.models.table import RowTableModel
-from fcdesk.models.workspace import WorkspaceContext
+from fcdesk.models.workspace import GUARDRAIL_RIGHTS, POLICY_RIGHTS, WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
 from fcdesk.views.widgets import (
     Banner,
@@ -58,6 +58,7 @@ from fcdesk.views.widgets import (
     PlainLabel,
     SegmentedToggle,
     WriteGate,
+    create_reason,
     form_box,
     heading,
     set_form_rows,
@@ -199,6 +200,11 @@ class _PolicyDetail(_DetailBody):
         self.no_assets = PlainLabel("No model deployment in scope is governed by this policy.", muted=True)
         b.addWidget(self.assets_table)
         b.addWidget(self.no_assets)
+        self.fix_all_button = write_button(
+            "Fix violating deployments…", "Give the violating deployments one guardrail that meets the policy."
+        )
+        self.fix_all_button.setObjectName("fixAllButton")
+        b.addLayout(_toolbar_row(self.fix_all_button, QWidget(), stretch_after=1))
 
         # the selected asset: required vs actual
         self.asset_box = QWidget()
@@ -247,6 +253,7 @@ class PoliciesTab(WorkspaceTab):
         editPolicyRequested(object): "Edit policy…" for a ``GuardrailPolicy``.
         deletePolicyRequested(object): "Delete policy…" for a ``GuardrailPolicy``.
         fixNowRequested(object): "Fix now" for a ``Deployment`` (open its guardrail configuration).
+        fixManyRequested(object): "Fix violating deployments…": the policy's violating ``Deployment`` list.
     """
 
     key = "policies"
@@ -256,6 +263,7 @@ class PoliciesTab(WorkspaceTab):
     editPolicyRequested = Signal(object)
     deletePolicyRequested = Signal(object)
     fixNowRequested = Signal(object)
+    fixManyRequested = Signal(object)
 
     def __init__(
         self, context: WorkspaceContext, parent: QWidget | None = None, *, colors: StateColors | None = None
@@ -310,10 +318,11 @@ class PoliciesTab(WorkspaceTab):
         self.detail.finish()
 
         self.gate = WriteGate(context, self.write_reason)
-        self.gate.add(self.create_button)
+        self.gate.add(self.create_button, lambda: create_reason(self.context))
         self.gate.add(self.edit_button, self._need_policy)
         self.gate.add(self.delete_button, self._need_policy)
         self.gate.add(self.view.fix_button, self._need_asset)
+        self.gate.add(self.view.fix_all_button, self._need_violations)
 
         self.create_button.clicked.connect(self.createPolicyRequested)
         self.edit_button.clicked.connect(
@@ -324,6 +333,9 @@ class PoliciesTab(WorkspaceTab):
         )
         self.view.fix_button.clicked.connect(
             lambda: self._current_asset and self.fixNowRequested.emit(self._current_asset.deployment)
+        )
+        self.view.fix_all_button.clicked.connect(
+            lambda: self._current and self.fixManyRequested.emit([a.deployment for a in self._current.assets if a.violating])
         )
         self.table.currentRowObjectChanged.connect(self._show_policy)
         self.view.assets_table.currentRowObjectChanged.connect(self._show_asset)
@@ -374,10 +386,23 @@ class PoliciesTab(WorkspaceTab):
             self.switchRequested.emit("assets")
 
     def _need_policy(self) -> str | None:
-        return None if self._current is not None else SELECT_POLICY
+        if self._current is None:
+            return SELECT_POLICY
+        return self.context.rights_reason(POLICY_RIGHTS, self._current.policy.scope)
 
     def _need_asset(self) -> str | None:
-        return None if self._current_asset is not None else SELECT_ASSET
+        if self._current_asset is None:
+            return SELECT_ASSET
+        return self.context.rights_reason(GUARDRAIL_RIGHTS, self._current_asset.deployment.account_id)
+
+    def _need_violations(self) -> str | None:
+        if self._current is None:
+            return SELECT_POLICY
+        accounts = {a.deployment.account_id.lower() for a in self._current.assets if a.violating}
+        if not accounts:
+            return "No governed deployment violates this policy"
+        reasons = [self.context.rights_reason(GUARDRAIL_RIGHTS, acct) for acct in sorted(accounts)]
+        return None if any(r is None for r in reasons) else reasons[0]
 
     def _show_policy(self, row: PolicyRow | None) -> None:
         self._current = row
@@ -564,7 +589,12 @@ class AssetsTab(WorkspaceTab):
         self.detail.finish()
 
         self.gate = WriteGate(context, self.write_reason)
-        self.gate.add(self.build_button, lambda: None if self._current is not None else SELECT_ASSET)
+        self.gate.add(
+            self.build_button,
+            lambda: SELECT_ASSET
+            if self._current is None
+            else self.context.rights_reason(GUARDRAIL_RIGHTS, self._current.deployment.account_id),
+        )
         self.build_button.clicked.connect(
             lambda: self._current and self.viewInBuildRequested.emit(self._current.deployment)
         )

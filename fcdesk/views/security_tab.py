@@ -50,7 +50,7 @@ from fcdesk.models.security import (
     shield_off,
 )
 from fcdesk.models.table import ROW_ROLE, plain_tooltip
-from fcdesk.models.workspace import WorkspaceContext
+from fcdesk.models.workspace import PURVIEW_RIGHTS, SECURITY_RIGHTS, WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
 from fcdesk.views.policies_tab import default_colors, dock_table, fit_table
 from fcdesk.views.widgets import (
@@ -548,10 +548,13 @@ class SecurityTab(WorkspaceTab):
             return SELECT_SUBSCRIPTION
         if plan.enabled:
             return "Threat protection for AI is already on for this subscription"
-        return None
+        return self.context.rights_reason(SECURITY_RIGHTS, f"/subscriptions/{plan.subscription.subscription_id}")
 
     def _purview_reason(self) -> str | None:
-        return None if self._selected_plan() is not None else SELECT_SUBSCRIPTION
+        plan = self._selected_plan()
+        if plan is None:
+            return SELECT_SUBSCRIPTION
+        return self.context.rights_reason(PURVIEW_RIGHTS, f"/subscriptions/{plan.subscription.subscription_id}")
 
     def _on_plan_selection(self, *_: object) -> None:
         self._update_plan_buttons()

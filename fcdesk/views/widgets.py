@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from fcdesk.models.proxy import FastSortFilterProxy
 from fcdesk.models.table import ROW_ROLE, RowTableModel, plain_tooltip
-from fcdesk.models.workspace import WorkspaceContext
+from fcdesk.models.workspace import CHECKING_REASON, POLICY_RIGHTS, WorkspaceContext
 
 
 class PlainLabel(QLabel):
@@ -289,6 +289,7 @@ class WriteGate:
         self._label = reason_label
         context.scopeChanged.connect(self.update)
         context.inventoryChanged.connect(self.update)
+        context.rightsChanged.connect(self.update)
 
     def add(self, widget: QWidget, extra_reason: Callable[[], str | None] | None = None) -> QWidget:
         """``extra_reason`` adds a per-selection reason (e.g. "Select a policy first")."""
@@ -309,6 +310,20 @@ class WriteGate:
         if self._label is not None:
             self._label.setText(base or "")
             self._label.setVisible(bool(base))
+
+
+def create_reason(context: WorkspaceContext) -> str | None:
+    """Why "Create policy…" is unavailable: the caller may create policies on none of the subscriptions
+    in view (a resource-group-only role shows in the wizard, which checks the chosen scope)."""
+    inv = context.inventory
+    subs = context.scope.subscriptions or {s.lower() for s in inv.subscriptions}
+    if not subs:
+        return "No subscription in hand: sign in and refresh first"
+    reasons = [context.rights_reason(POLICY_RIGHTS, f"/subscriptions/{sub}") for sub in sorted(subs)]
+    if any(r is None for r in reasons):
+        return None
+    checking = [r for r in reasons if r == CHECKING_REASON]
+    return checking[0] if checking else reasons[0]
 
 
 def write_button(text: str, tip: str = "") -> QPushButton:

@@ -29,10 +29,28 @@ Served (GET unless said; paths case-insensitive; ``api-version`` required but an
   ``/subscriptions/{s}/providers/Microsoft.Security/alerts``,
   ``/subscriptions/{s}/providers/Microsoft.Security/pricings[/{name}]`` (the list is never paged)
 
+Writes (:mod:`.writes`; ``{scope}`` = ``/subscriptions/{s}[/resourceGroups/{rg}]``):
+
+- PUT, DELETE ``{scope}/providers/Microsoft.Authorization/policyAssignments/{name}`` (parameters of the
+  guardrail initiative checked against its definition)
+- PUT ``{acct}/raiPolicies/{name}``; PUT (a long-running operation: ``Azure-AsyncOperation``, polled at
+  ``/subscriptions/{s}/providers/Microsoft.CognitiveServices/locations/{loc}/operationResults/{id}``) and
+  PATCH (``sku``, ``tags``) ``{acct}/deployments/{name}``
+- POST ``{scope}/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation`` (202 with a
+  ``Location``: ``/subscriptions/{s}/providers/Microsoft.PolicyInsights/asyncOperationResults/{id}``):
+  the emulator's own Azure Policy evaluation (:mod:`.policy_engine`) replaces the policy states
+- GET ``{scope or resource id}/providers/Microsoft.Authorization/permissions``
+
+Every write needs a role that allows its action (:mod:`.roles`; ``Scenario.grants``, by default every
+caller is Owner): ``Scenario.demo().only("Reader")`` makes each write a 403 ``AuthorizationFailed``.
+Tests change the tenant behind the server's back with ``emu.update(id, fn)``, ``emu.put_resource(body)``,
+``emu.remove_resource(id)`` and ``emu.evaluate(scope)``, read it with ``emu.resource(id)``, and find the
+bodies clients sent in ``emu.requests[i].body``.
+
 Every list holding more than ``page_size`` items is paged with an absolute ``nextLink`` carrying a
 ``$skiptoken`` (standard base64, percent-encoded). Errors are ARM error bodies
 (``{"error": {"code", "message"}}``); every answer has ``x-ms-request-id`` and
-``x-ms-ratelimit-remaining-subscription-reads``.
+``x-ms-ratelimit-remaining-subscription-reads`` (``-writes`` for writes).
 """
 
 from __future__ import annotations
@@ -193,7 +211,9 @@ def sdk_kwargs(emulator: ArmEmulator, **extra: Any) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def emulator_process(*args: str, nice: int = 0, start_timeout_s: float = 60) -> Iterator[types.SimpleNamespace]:
+def emulator_process(
+    *args: str, nice: int = 0, start_timeout_s: float = 60
+) -> Iterator[types.SimpleNamespace]:
     """``python -m tests.arm_emulator ARGS`` in its own process, as Azure is to the app: its request
     handling then cannot take the GIL (or, with ``nice``, the CPU) from the process being measured.
     Yields ``url``, ``ca_file`` and ``token``; stops the process on exit."""

@@ -26,6 +26,13 @@ pricing                   ``/subscriptions/{sub}/providers/Microsoft.Security/pr
 ========================  ==========================================================================
 
 Every record with an ARM id can also be fetched alone by ``GET {id}``.
+
+Deployments and RAI policies carry an ``etag`` (as ARM's do): a record without one gets a stable one
+when the scenario is built, and every write gives a new one.
+
+The records are the source of truth and may change while the emulator serves them (writes, and the
+test-side helpers of the emulator): every change happens under :attr:`Scenario.lock`, replaces the
+``records`` list and drops the index, which the next read rebuilds (once, O(records)).
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +51,8 @@ from typing import Any
 import orjson
 
 from fcdesk.core.records import Kind, RawRecord, SnapshotMeta, Source
+
+from .roles import covers, role_name
 
 DEFAULT_TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 _CS = "/providers/microsoft.cognitiveservices/accounts/"
@@ -53,6 +63,10 @@ ACCOUNT_CHILDREN: dict[Kind, str] = {
     Kind.RAI_POLICY: "raipolicies",
     Kind.DEFENDER_AI_SETTING: "defenderforaisettings",
 }
+#: Kinds whose bodies carry an ``etag``.
+ETAG_KINDS = frozenset({Kind.DEPLOYMENT, Kind.RAI_POLICY})
+#: A grant: (principal, or None for every caller; scope, "/" for all; built-in role name).
+Grant = tuple[str | None, str, str]
 
 
 def idkey(arm_id: str | None) -> str:
@@ -69,6 +83,22 @@ def segment(arm_id: str, name: str) -> str | None:
         if parts[i].lower() == lowered:
             return parts[i + 1].lower()
     return None
+
+
+def stable_etag(arm_id: str) -> str:
+    """The etag a record is given when it has none: a quoted GUID derived from its id."""
+    return f'"{uuid.uuid5(uuid.NAMESPACE_URL, "arm-emulator:etag:" + idkey(arm_id))}"'
+
+
+def new_etag() -> str:
+    """A fresh etag for a write: a quoted random GUID, the shape ARM's resource providers use."""
+    return f'"{uuid.uuid4()}"'
+
+
+def record_key(rec: RawRecord) -> str:
+    """The idkey a record is served under (its body's ``id``, else the record id)."""
+    body = rec.body
+    return idkey(str((body.get("id") if isinstance(body, Mapping) else None) or rec.id))
 
 
 def parent_key(arm_id: str) -> str:
@@ -117,6 +147,8 @@ class Index:
     alerts: dict[str, list[bytes]] = field(default_factory=dict)  #: sub → alerts
     pricings: dict[str, list[bytes]] = field(default_factory=dict)  #: sub → pricings
     by_id: dict[str, bytes] = field(default_factory=dict)  #: id key → body, for GET {id}
+    #: Policy-state query results (filtered, projected) by query; dropped with the index.
+    query_cache: dict[str, list[bytes]] = field(default_factory=dict)
 
 
 def _dumps(body: Any) -> bytes:
@@ -215,9 +247,13 @@ class Scenario:
         self, meta: SnapshotMeta, records: Iterable[RawRecord], *, accept_any_token: bool = True
     ) -> None:
         self.meta = meta
-        self.records: list[RawRecord] = list(records)
+        #: Held for every change of ``records`` (re-entrant: the emulator holds it across a write).
+        self.lock = threading.RLock()
+        self.records: list[RawRecord] = [_with_etag(r) for r in records]
         #: Accept any bearer token (e.g. from ``az account get-access-token``) besides minted ones.
         self.accept_any_token = accept_any_token
+        #: Role grants (see :mod:`.roles`); by default every caller is Owner of everything.
+        self.grants: list[Grant] = [(None, "/", "Owner")]
         self._index: Index | None = None
 
     # -------------------------------------------------------------------- constructors
@@ -269,9 +305,13 @@ class Scenario:
 
     @property
     def index(self) -> Index:
-        if self._index is None:
-            self._index = build_index(self.records)
-        return self._index
+        ix = self._index
+        if ix is None:
+            with self.lock:
+                ix = self._index
+                if ix is None:
+                    ix = self._index = build_index(self.records)
+        return ix
 
     @property
     def tenant_id(self) -> str:
@@ -316,6 +356,86 @@ class Scenario:
     def __repr__(self) -> str:
         return f"Scenario({self.meta.tenant_name or self.tenant_id!r}, {len(self.records)} records)"
 
+    # -------------------------------------------------------------------- roles
+
+    def grant(self, role: str, scope: str = "/", principal: str | None = None) -> Scenario:
+        """Give ``principal`` (None: every caller) the built-in ``role`` at ``scope`` and below."""
+        with self.lock:
+            self.grants = [*self.grants, (principal, scope, role_name(role))]
+        return self
+
+    def only(self, role: str, scope: str = "/", principal: str | None = None) -> Scenario:
+        """Replace every grant by this one (e.g. ``only("Reader")``: nobody may write)."""
+        with self.lock:
+            self.grants = [(principal, scope, role_name(role))]
+        return self
+
+    def roles_of(self, principal: str | None, target: str) -> list[str]:
+        """The roles ``principal`` holds at ``target`` (an ARM id or scope), one per grant, in grant
+        order. ``principal`` None (a token the emulator did not mint) gets only the grants to everyone."""
+        key = idkey(target)
+        who = principal.lower() if principal is not None else None
+        return [
+            role
+            for p, scope, role in self.grants
+            if (p is None or (who is not None and p.lower() == who)) and covers(idkey(scope), key)
+        ]
+
+    # -------------------------------------------------------------------- changes
+
+    def find(self, arm_id: str) -> RawRecord | None:
+        """The record served as ``GET {arm_id}`` (case-insensitive; policy states have no id)."""
+        key = idkey(arm_id)
+        for rec in self.records:
+            if rec.kind != Kind.POLICY_STATE and record_key(rec) == key:
+                return rec
+        return None
+
+    def upsert(self, record: RawRecord) -> bool:
+        """Store ``record``, replacing the record(s) with the same id in place (True) or appending it
+        (False). Examples may hold one id twice: all copies are replaced by the one record."""
+        key = record_key(record)
+        with self.lock:
+            out: list[RawRecord] = []
+            placed = False
+            for rec in self.records:
+                if rec.kind != Kind.POLICY_STATE and record_key(rec) == key:
+                    if not placed:
+                        out.append(record)
+                        placed = True
+                    continue
+                out.append(rec)
+            if not placed:
+                out.append(record)
+            self._replace(out)
+        return placed
+
+    def remove(self, arm_id: str) -> RawRecord | None:
+        """Drop the record(s) with this id; the (first) one removed, or None."""
+        key = idkey(arm_id)
+        with self.lock:
+            found = self.find(arm_id)
+            if found is not None:
+                self._replace(
+                    [r for r in self.records if r.kind == Kind.POLICY_STATE or record_key(r) != key]
+                )
+        return found
+
+    def rewrite(self, keep: Callable[[RawRecord], bool], add: Iterable[RawRecord] = ()) -> None:
+        """Keep the records ``keep`` accepts, then append ``add`` (e.g. replace policy states)."""
+        with self.lock:
+            self._replace([*(r for r in self.records if keep(r)), *add])
+
+    def _replace(self, records: list[RawRecord]) -> None:
+        self.records = records
+        self._index = None
+
+
+def _with_etag(rec: RawRecord) -> RawRecord:
+    if rec.kind in ETAG_KINDS and isinstance(rec.body, Mapping) and "etag" not in rec.body:
+        return RawRecord(rec.kind, rec.id, {**rec.body, "etag": stable_etag(record_key(rec))}, rec.scope)
+    return rec
+
 
 # --------------------------------------------------------------------------- published examples
 
@@ -355,17 +475,17 @@ EXAMPLES_NOT_SERVED: dict[str, str] = {
     "cognitiveservices/DeleteSubscriptionRaiPolicy.json": "DELETE, no body",
     "cognitiveservices/GetSubscriptionRaiPolicy.json": "subscription-level RAI policies are not emulated",
     "cognitiveservices/ListRaiContentFilters.json": "location-level content filter catalogue is not emulated",
-    "cognitiveservices/PutDeployment.json": "write (PUT); GetDeployment/ListDeployments are served",
-    "cognitiveservices/PutRaiPolicy.json": "write (PUT); GetRaiPolicy/ListRaiPolicies are served",
-    "cognitiveservices/UpdateDefenderForAISetting.json": "write (PATCH)",
-    "cognitiveservices/UpdateDeployment.json": "write (PATCH)",
+    "cognitiveservices/PutDeployment.json": "a request (PUT, accepted by writes.py); GetDeployment is served",
+    "cognitiveservices/PutRaiPolicy.json": "a request (PUT, accepted by writes.py); GetRaiPolicy is served",
+    "cognitiveservices/UpdateDefenderForAISetting.json": "write (PATCH), not emulated",
+    "cognitiveservices/UpdateDeployment.json": "a request (PATCH, accepted by writes.py)",
     "policy/createOrUpdatePolicyDefinition.json": "policy definitions are not emulated",
     "policy/createOrUpdatePolicyExemptionWithResourceSelectors.json": "exemptions are not emulated",
     "policyinsights/PolicyStates_SummarizeSubscriptionLevelPolicyAssignmentScope.json": (
         "summaries are computed from the states, not stored"
     ),
-    "policyinsights/PolicyStates_TriggerResourceGroupEvaluation.json": "LRO, not emulated",
-    "policyinsights/PolicyStates_TriggerSubscriptionEvaluation.json": "LRO, not emulated",
+    "policyinsights/PolicyStates_TriggerResourceGroupEvaluation.json": "a request (LRO, see writes.py)",
+    "policyinsights/PolicyStates_TriggerSubscriptionEvaluation.json": "a request (LRO, see writes.py)",
     "resourcegraph/ResourcesBasicQuery.json": "Resource Graph is not emulated",
     "resourcegraph/ResourcesNextPageQuery.json": "Resource Graph is not emulated",
     "security/PutPricingByName_example.json": "write (PUT); GetPricingByName is served",

@@ -2,8 +2,9 @@
 
 The server speaks enough of Azure Resource Manager for fcdesk's capture: the read endpoints of
 ``docs/azure-map.md`` with ARM's paging (``nextLink`` / ``@odata.nextLink`` with a ``$skiptoken``),
-ARM error bodies, bearer-token checks and the headers clients look at. See ``__init__.py`` for the
-endpoint list and :mod:`.faults` for what it can be told to get wrong.
+ARM error bodies, bearer-token checks and the headers clients look at; and the writes of
+:mod:`.writes` (policy assignments, guardrails, deployments, policy evaluation) behind an RBAC check.
+See ``__init__.py`` for the endpoint list and :mod:`.faults` for what it can be told to get wrong.
 """
 
 from __future__ import annotations
@@ -30,13 +31,31 @@ from urllib.parse import quote, unquote
 import orjson
 from aiohttp import web
 
+from fcdesk.core.records import Kind
+
 from .faults import Faults, Rule
 from .scenario import ACCOUNT_CHILDREN, Index, Scenario, State, idkey
+from .wire import (
+    ArmError,
+    Reply,
+    action_of,
+    authorization_failed,
+    error_body,
+    is_read,
+    method_not_allowed,
+    not_found,
+    object_id,
+)
+from .writes import Caller, Writes
 
 JSON = "application/json; charset=utf-8"
 DEFAULT_TOKEN_LIFETIME = 3600.0
 #: ARM's read bucket per (subscription, principal): capacity, refill per second.
 READ_BUCKET = (250.0, 25.0)
+#: ARM's write bucket (reported in ``x-ms-ratelimit-remaining-subscription-writes``, never enforced).
+WRITE_BUCKET = (200.0, 10.0)
+#: The principal of a token the emulator did not mint (accepted with ``Scenario.accept_any_token``).
+EXTERNAL_PRINCIPAL = "external token"
 _CHILD_COLLECTIONS = frozenset(ACCOUNT_CHILDREN.values())
 _ERROR_CODES = {
     500: "InternalServerError",
@@ -58,16 +77,8 @@ class RequestLog:
     duration_s: float = 0.0  #: arrival → answer (includes injected latency)
     fault: str = ""  #: the fault that answered it, if any ("throttle", "drop", ...)
     principal: str = ""  #: who the token says sent it ("" when unauthenticated)
-
-
-class ArmError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
-
-
-def error_body(code: str, message: str) -> bytes:
-    return orjson.dumps({"error": {"code": code, "message": message}})
+    #: The request body: parsed JSON, the raw bytes when it is not JSON, None when empty.
+    body: Any = None
 
 
 def _b64url(data: bytes) -> str:
@@ -226,6 +237,7 @@ class ArmEmulator:
         page_size: int = 100,
         port: int = 0,
         host: str = "127.0.0.1",
+        lro_polls: int = 1,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -238,8 +250,8 @@ class ArmEmulator:
         self.ca_file = ""
         self._secret = os.urandom(32)
         self._stats = _Stats()
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
-        self._query_cache: dict[tuple[str, ...], list[bytes]] = {}
+        self._buckets: dict[tuple[str, str, bool], _Bucket] = {}
+        self._writes = Writes(scenario, lro_polls=lro_polls)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -297,6 +309,46 @@ class ArmEmulator:
     @property
     def running(self) -> bool:
         return self._thread is not None
+
+    @property
+    def lro_polls(self) -> int:
+        """Polls a long-running operation answers "in progress" before it completes (default 1;
+        may be changed while running, each operation keeps the value it started with)."""
+        return self._writes.lro_polls
+
+    @lro_polls.setter
+    def lro_polls(self, value: int) -> None:
+        self._writes.lro_polls = value
+
+    # ------------------------------------------------------------------------------ state (tests)
+
+    def resource(self, arm_id: str) -> dict[str, Any] | None:
+        """A copy of the body served as ``GET {arm_id}`` now, or None."""
+        with self.scenario.lock:
+            found = self.scenario.find(arm_id)
+            return orjson.loads(orjson.dumps(found.body)) if found is not None else None
+
+    def put_resource(self, body: dict[str, Any], *, kind: Kind | None = None) -> dict[str, Any]:
+        """Store ``body`` under its ``id`` as if someone else had written it (a deployment or RAI
+        policy gets a new etag); returns what is stored. See :meth:`.writes.Writes.store`."""
+        return self._writes.store(body, kind=kind)
+
+    def update(
+        self, arm_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> dict[str, Any]:
+        """Change a stored body (``change`` edits a copy in place or returns a new one) and bump its
+        etag, as another client's write would; returns what is stored. KeyError if absent."""
+        return self._writes.update(arm_id, change)
+
+    def remove_resource(self, arm_id: str) -> dict[str, Any] | None:
+        """Delete a resource as someone else would; its body, or None if there was none."""
+        found = self.scenario.remove(arm_id)
+        return found.body if found is not None else None
+
+    def evaluate(self, scope: str = "/") -> list[dict[str, Any]]:
+        """Run Azure Policy's evaluation of the guardrail initiative at ``scope`` now (what
+        ``triggerEvaluation`` does) and return the new policy-state bodies."""
+        return self._writes.evaluate(scope)
 
     def _cleanup_files(self) -> None:
         if self._tmpdir:
@@ -377,7 +429,7 @@ class ArmEmulator:
             "nbf": int(now) - 1,
             "exp": round(now + lifetime, 3),
             "tid": tenant,
-            "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, "arm-emulator:" + principal)),
+            "oid": object_id(principal),
             "upn": principal,
             "unique_name": principal,
             "name": principal,
@@ -439,7 +491,9 @@ class ArmEmulator:
             n += 1
         return n
 
-    def _log(self, request: web.Request, t0: float, status: int, fault: str, principal: str) -> None:
+    def _log(
+        self, request: web.Request, t0: float, status: int, fault: str, principal: str, body: Any = None
+    ) -> None:
         entry = RequestLog(
             request.method,
             request.path,
@@ -449,6 +503,7 @@ class ArmEmulator:
             time.time() - t0,
             fault,
             principal,
+            body,
         )
         with self._stats.lock:
             self._stats.log.append(entry)
@@ -474,6 +529,8 @@ class ArmEmulator:
         segs = [s for s in path.split("/") if s]
         lower = [s.lower() for s in segs]
         sub = lower[1] if len(lower) >= 2 and lower[0] == "subscriptions" else ""
+        write = not is_read(method, lower)
+        body = await self._body(request)
         fault = ""
         rate_headers: dict[str, str] = {}
         try:
@@ -489,22 +546,15 @@ class ArmEmulator:
             if sub and sub in faults.forbidden_subscriptions:
                 faults.note("forbidden")
                 fault = "forbidden"
-                oid = uuid.uuid5(uuid.NAMESPACE_URL, "arm-emulator:" + principal)
-                raise ArmError(
-                    403,
-                    "AuthorizationFailed",
-                    f"The client '{principal}' with object id '{oid}' does not have authorization to perform "
-                    f"action '{_action(segs, method)}' over scope '/subscriptions/{segs[1]}' or the scope is "
-                    "invalid. If access was recently granted, please refresh your credentials.",
-                )
+                raise authorization_failed(principal, action_of(segs, method), f"/subscriptions/{segs[1]}")
             rule = faults.pick("hang", method, path)
             if rule is not None:
-                self._log(request, t0, 0, "hang", principal)
+                self._log(request, t0, 0, "hang", principal, body)
                 await self._hold(rule.hold_s)
                 return await self._no_response(request)
             rule = faults.pick("drop", method, path)
             if rule is not None:
-                self._log(request, t0, 0, "drop", principal)
+                self._log(request, t0, 0, "drop", principal, body)
                 return await self._no_response(request)
             rule = faults.pick("throttle", method, path)
             if rule is not None:
@@ -526,11 +576,13 @@ class ArmEmulator:
                     "The server encountered an internal error. Please retry the request. (emulated)",
                     _retry_headers(rule),
                 )
-            rate_headers = self._rate_limit(sub, principal)
-            body = self._route(request, method, segs, lower, query)
+            rate_headers = self._rate_limit(sub, principal, write)
+            caller = Caller(principal, minted=principal != EXTERNAL_PRINCIPAL)
+            self._writes.authorize(caller, method, segs)
+            answer = self._route(request, method, segs, lower, query, body, caller)
         except ArmError as err:
             headers = dict(err.headers)
-            headers.update(rate_headers or self._rate_headers(sub, principal))
+            headers.update(rate_headers or self._rate_headers(sub, principal, write))
             if err.status == 401:
                 authority = f"https://login.microsoftonline.com/{self.scenario.tenant_id}"
                 headers["WWW-Authenticate"] = (
@@ -541,16 +593,29 @@ class ArmEmulator:
                 fault = "rate_limited"
             elif not fault and err.code == "ExpiredAuthenticationToken":
                 fault = "expired_token"
-            self._log(request, t0, err.status, fault, principal)
+            self._log(request, t0, err.status, fault, principal, body)
             return self._respond(err.status, error_body(err.code, err.message), headers)
-        rule = faults.pick("malformed", method, path)
+        reply = answer if isinstance(answer, Reply) else Reply(200, answer)
+        rule = faults.pick("malformed", method, path) if reply.status == 200 else None
         if rule is not None:
-            body = _spoil(body, rule.mode)
-            self._log(request, t0, 200, "malformed", principal)
+            self._log(request, t0, 200, "malformed", principal, body)
             ctype = "text/html; charset=utf-8" if rule.mode == "html" else JSON
-            return self._respond(200, body, rate_headers, content_type=ctype)
-        self._log(request, t0, 200, "", principal)
-        return self._respond(200, body, rate_headers)
+            return self._respond(200, _spoil(reply.body, rule.mode), rate_headers, content_type=ctype)
+        self._log(request, t0, reply.status, "", principal, body)
+        return self._respond(reply.status, reply.body, {**rate_headers, **reply.headers})
+
+    @staticmethod
+    async def _body(request: web.Request) -> Any:
+        """The request body for the handlers and the log: parsed JSON, else the bytes, or None."""
+        if not request.can_read_body:
+            return None
+        data = await request.read()
+        if not data:
+            return None
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return data
 
     def _respond(
         self, status: int, body: bytes, headers: dict[str, str], *, content_type: str = JSON
@@ -596,7 +661,7 @@ class ArmEmulator:
         claims = self._token_claims(token)
         if claims is None:
             if self.scenario.accept_any_token:
-                return "external token"
+                return EXTERNAL_PRINCIPAL
             raise ArmError(
                 401,
                 "InvalidAuthenticationToken",
@@ -616,10 +681,10 @@ class ArmEmulator:
 
     # ------------------------------------------------------------------------------ rate limits
 
-    def _bucket_take(self, sub: str, principal: str, take: bool) -> float:
-        capacity, refill = self.faults.rate_limit or READ_BUCKET
+    def _bucket_take(self, sub: str, principal: str, write: bool, take: bool) -> float:
+        capacity, refill = WRITE_BUCKET if write else self.faults.rate_limit or READ_BUCKET
         now = time.monotonic()
-        key = (sub, principal)
+        key = (sub, principal, write)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket(capacity, now)
@@ -630,13 +695,18 @@ class ArmEmulator:
             return bucket.tokens
         return bucket.tokens - 1 if take else bucket.tokens
 
-    def _rate_headers(self, sub: str, principal: str) -> dict[str, str]:
-        remaining = self._bucket_take(sub, principal, take=False)
-        return {"x-ms-ratelimit-remaining-subscription-reads": str(max(0, int(remaining)))}
+    @staticmethod
+    def _rate_header(write: bool, remaining: float) -> dict[str, str]:
+        name = "writes" if write else "reads"
+        return {f"x-ms-ratelimit-remaining-subscription-{name}": str(max(0, int(remaining)))}
 
-    def _rate_limit(self, sub: str, principal: str) -> dict[str, str]:
-        remaining = self._bucket_take(sub, principal, take=True)
-        if remaining < 0 and self.faults.rate_limit is not None:
+    def _rate_headers(self, sub: str, principal: str, write: bool) -> dict[str, str]:
+        return self._rate_header(write, self._bucket_take(sub, principal, write, take=False))
+
+    def _rate_limit(self, sub: str, principal: str, write: bool) -> dict[str, str]:
+        """Take one request from the caller's bucket; 429 when the (enforced) read bucket is empty."""
+        remaining = self._bucket_take(sub, principal, write, take=True)
+        if remaining < 0 and not write and self.faults.rate_limit is not None:
             refill = self.faults.rate_limit[1]
             wait = max(1, int(-remaining / refill + 0.999)) if refill > 0 else 3600
             self.faults.note("rate_limited")
@@ -647,13 +717,20 @@ class ArmEmulator:
                 f"Please try again after '{wait}' seconds after the last request.",
                 {"Retry-After": str(wait), "x-ms-ratelimit-remaining-subscription-reads": "0"},
             )
-        return {"x-ms-ratelimit-remaining-subscription-reads": str(max(0, int(remaining)))}
+        return self._rate_header(write, remaining)
 
     # ------------------------------------------------------------------------------ routing
 
     def _route(
-        self, request: web.Request, method: str, segs: list[str], lower: list[str], query: dict[str, str]
-    ) -> bytes:
+        self,
+        request: web.Request,
+        method: str,
+        segs: list[str],
+        lower: list[str],
+        query: dict[str, str],
+        body: Any,
+        caller: Caller,
+    ) -> bytes | Reply:
         ix = self.scenario.index
         n = len(lower)
         try:
@@ -662,7 +739,7 @@ class ArmEmulator:
             p = -1
         if p < 0:
             if method != "GET":
-                raise _method_not_allowed(method, request.path)
+                raise method_not_allowed(method, request.path)
             if lower == ["subscriptions"]:
                 return self._page(request, ix.subscriptions, query)
             if lower == ["tenants"]:
@@ -686,7 +763,7 @@ class ArmEmulator:
                         "ResourceGroupNotFound",
                         f"Resource group '{segs[3]}' could not be found.",
                     )
-            raise _not_found(request.path)
+            raise not_found(request.path)
         scope = lower[:p]
         scope_key = "/" + "/".join(scope) if scope else ""
         ns = lower[p + 1] if p + 1 < n else ""
@@ -694,6 +771,9 @@ class ArmEmulator:
         sub = scope[1] if len(scope) >= 2 and scope[0] == "subscriptions" else ""
         if sub:
             self._need_sub(ix, sub, segs[1])
+        reply = self._writes.route(request.host, method, segs, p, query, body, caller)
+        if reply is not None:
+            return reply
         if ns == "microsoft.policyinsights":
             if (
                 len(rest) == 3
@@ -702,15 +782,15 @@ class ArmEmulator:
                 and rest[2] in ("queryresults", "summarize")
             ):
                 if method != "POST":
-                    raise _method_not_allowed(method, request.path)
+                    raise method_not_allowed(method, request.path)
                 if not sub:
-                    raise _not_found(
+                    raise not_found(
                         request.path, "policy states are emulated at subscription scope and below only"
                     )
                 return self._policy_states(request, scope_key, sub, rest[2], query)
-            raise _not_found(request.path)
+            raise not_found(request.path)
         if method != "GET":
-            raise _method_not_allowed(method, request.path)
+            raise method_not_allowed(method, request.path)
         key = idkey(request.path)
         found = ix.by_id.get(key)
         if found is not None:
@@ -787,7 +867,7 @@ class ArmEmulator:
                     "NotFound",
                     f"Pricing '{segs[-1]}' was not found for scope '/subscriptions/{segs[1]}'.",
                 )
-        raise _not_found(request.path)
+        raise not_found(request.path)
 
     def _need_sub(self, ix: Index, sub: str, original: str) -> None:
         if sub not in ix.known_subs:
@@ -926,7 +1006,7 @@ class ArmEmulator:
                 400, "InvalidODataQuery", f"$top must be a non-negative integer, not '{top_text}'."
             ) from None
         ident = "|".join((request.path.lower(), flt or "", select.lower(), str(top)))
-        items = self._query_cache.get((ident,))
+        items = ix.query_cache.get(ident)
         if items is None:
             if top is not None:
                 states = states[:top]
@@ -937,9 +1017,9 @@ class ArmEmulator:
                 ]
             else:
                 items = [s.raw for s in states]
-            if len(self._query_cache) > 256:
-                self._query_cache.clear()
-            self._query_cache[(ident,)] = items
+            if len(ix.query_cache) > 256:
+                ix.query_cache.clear()
+            ix.query_cache[ident] = items
         head = b'"@odata.context":' + orjson.dumps(base + "latest") + b","
         return self._page(
             request, items, query, ident=ident, link_key=b"@odata.nextLink", head=head, odata_count=True
@@ -1069,28 +1149,3 @@ def _spoil(body: bytes, mode: str) -> bytes:
     if mode == "html":
         return b"<html><head><title>502 Bad Gateway</title></head><body>upstream error</body></html>"
     return b""  # empty
-
-
-def _action(segs: list[str], method: str) -> str:
-    """The RBAC action a request needs, roughly (for the 403 message)."""
-    verb = "read" if method == "GET" else "action" if method == "POST" else "write"
-    lower = [s.lower() for s in segs]
-    if "providers" not in lower:
-        kind = "subscriptions/resourceGroups" if "resourcegroups" in lower else "subscriptions"
-        return f"Microsoft.Resources/{kind}/{verb}"
-    p = len(lower) - 1 - lower[::-1].index("providers")
-    rest = segs[p + 1 :]
-    return "/".join([rest[0], *rest[1::2]]) + "/" + verb
-
-
-def _not_found(path: str, detail: str = "") -> ArmError:
-    extra = f" ({detail})" if detail else ""
-    return ArmError(
-        404,
-        "InvalidResourceType",
-        f"The resource type could not be found for the path '{path}'{extra}: the emulator does not serve it.",
-    )
-
-
-def _method_not_allowed(method: str, path: str) -> ArmError:
-    return ArmError(405, "MethodNotAllowed", f"The emulator does not support {method} on '{path}'.")
