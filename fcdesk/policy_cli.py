@@ -503,6 +503,8 @@ async def _set_guardrail(args: argparse.Namespace, ctx: _Context) -> int:
         create=choice.create,
         governing=choice.governing,
         save_guardrail=choice.save,
+        # a new guardrail made from the deployment's custom one keeps its blocklists and settings
+        template=rail_bodies.get((dep.rai_policy_name or "").lower()) if choice.create else None,
     )
     rights = await ctx.actions.rights_for_guardrail(account_id)
     return await _write(

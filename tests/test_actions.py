@@ -38,7 +38,7 @@ from fcdesk.core.guardrails import COMPLETION, PROMPT, GuardrailOrigin, Severity
 from fcdesk.core.inventory import Inventory, PolicyStatus
 from fcdesk.core.model import Deployment, idkey
 from fcdesk.core.policy import GuardrailPolicy
-from fcdesk.core.records import Kind
+from fcdesk.core.records import Kind, RawRecord, SnapshotMeta
 from fcdesk.store.audit import AuditEntry, AuditLog
 from tests.arm_emulator import ArmEmulator, Faults, Rule, Scenario, run_async
 
@@ -549,6 +549,41 @@ def test_guardrail_calls_skip_deployments_already_pointing_at_the_guardrail(demo
     assert calls[1].path == other.id and calls[1].body["properties"]["raiPolicyName"] == rail.name
     assert "etag" not in calls[1].body and "id" not in calls[1].body
     assert calls[0].body["properties"]["contentFilters"] and calls[2].path.endswith(TRIGGER)
+
+
+def demo_meta() -> SnapshotMeta:
+    return SnapshotMeta(captured_at=datetime.now(UTC))
+
+
+def test_a_new_guardrail_copies_the_blocklists_of_the_one_it_replaces() -> None:
+    account = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a"
+    shared = {
+        "id": f"{account}/raiPolicies/shared",
+        "name": "shared",
+        "etag": '"1"',
+        "properties": {
+            "type": "UserManaged",
+            "basePolicyName": "Microsoft.DefaultV2",
+            "contentFilters": [],
+            "customBlocklists": [{"blocklistName": "words", "blocking": True, "source": "Prompt"}],
+        },
+    }
+    dep = {"id": f"{account}/deployments/d", "name": "d", "properties": {"raiPolicyName": "shared"}}
+    inv = Inventory.build(
+        demo_meta(),
+        [
+            RawRecord(Kind.RAI_POLICY, shared["id"], shared, account),
+            RawRecord(Kind.DEPLOYMENT, dep["id"], dep, account),
+        ],
+    )
+    plan = plan_from_effective(inv.effective(inv.deployments[0]))
+    seen = GuardrailTargets(account, None, {idkey(dep["id"]): dep})
+    actions = Actions(AzureSession(), AuditLog(), principal="p", cloud=custom_cloud("https://arm.example"))
+    copied = GuardrailChange(account, "d-guardrail", plan, [dep["id"]], seen, create=True, template=shared)
+    fresh = GuardrailChange(account, "d-guardrail", plan, [dep["id"]], seen, create=True)
+    props = actions.guardrail_calls(copied)[0].body["properties"]
+    assert props["customBlocklists"] == shared["properties"]["customBlocklists"] and "type" not in props
+    assert "customBlocklists" not in actions.guardrail_calls(fresh)[0].body["properties"]
 
 
 # ------------------------------------------------------------------------------------- audit
