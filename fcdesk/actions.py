@@ -3,7 +3,9 @@
 :class:`Actions` is what the window and the CLI call to change anything in Azure. It sits above
 ``fcdesk.azure`` (which sends the requests) and ``fcdesk.store.audit`` (which records them), and
 works on the pure plans of ``fcdesk.core.drafts`` (guardrail policies) and ``fcdesk.core.fix``
-(guardrails). Every method runs on the asyncio (qasync) loop; blocking file I/O (the audit log)
+(guardrails); it also switches threat protection for AI (the Defender for Cloud ``AI`` plan and the
+per-account Defender for AI settings) and Microsoft Purview (the plan's ``AIPromptSharingWithPurview``
+extension). Every method runs on the asyncio (qasync) loop; blocking file I/O (the audit log)
 goes to a worker thread.
 
 The rules every write follows:
@@ -15,6 +17,8 @@ The rules every write follows:
   shows in its confirmation and ``--dry-run`` prints. Nothing is sent by building it.
 * **No lost updates.** Guardrail writes re-read their targets just before writing and compare the
   etags with the ones the user saw; a difference raises :class:`ConflictError` and writes nothing.
+  Defender for AI settings are compared the same way; the AI plan has no etag, so its tier and the
+  extensions' ``isEnabled`` are compared instead.
   Policy writes check that a new assignment's name is still free and an edited one still exists.
 * **Audited.** Every write, successful or not, is appended to the audit log (time, principal,
   cloud, operation, target, before, after, outcome), and so are refusals and conflicts. A log that
@@ -40,8 +44,8 @@ from fcdesk.azure.errors import ArmError, LiveError
 from fcdesk.azure.writes import permits, route, trigger_evaluation_path
 from fcdesk.core.drafts import DraftError, PolicyDraft, scope_text
 from fcdesk.core.fix import GuardrailPlan, deployment_put_body, rai_policy_body
-from fcdesk.core.model import id_segment, idkey
-from fcdesk.core.policy import GuardrailPolicy
+from fcdesk.core.model import id_segment, idkey, parent_id
+from fcdesk.core.policy import AZURE_METADATA_KEYS, GuardrailPolicy
 from fcdesk.core.records import Kind, RawRecord
 from fcdesk.store.audit import AuditEntry, AuditLog, now_iso
 
@@ -57,9 +61,36 @@ POLICY_DELETE = "Microsoft.Authorization/policyAssignments/delete"
 RAI_POLICY_WRITE = "Microsoft.CognitiveServices/accounts/raiPolicies/write"
 DEPLOYMENT_WRITE = "Microsoft.CognitiveServices/accounts/deployments/write"
 TRIGGER_EVALUATION = "Microsoft.PolicyInsights/policyStates/triggerEvaluation/action"
+PRICING_WRITE = "Microsoft.Security/pricings/write"
+DEFENDER_SETTING_WRITE = "Microsoft.CognitiveServices/accounts/defenderForAISettings/write"
+#: Granted by the Azure AI Account Owner role (and Owner): how rights_for_purview recognises it.
+ACCOUNT_WRITE = "Microsoft.CognitiveServices/accounts/write"
+ROLE_ASSIGNMENT_WRITE = "Microsoft.Authorization/roleAssignments/write"
 
 POLICY_ROLES_TEXT = "Owner or Resource Policy Contributor"
 GUARDRAIL_ROLES_TEXT = "Owner, Contributor or Cognitive Services Contributor"
+DEFENDER_ROLES_TEXT = "Security Admin or Owner"
+DEFENDER_SETTING_ROLES_TEXT = (
+    "Owner (or Contributor, Cognitive Services Contributor or Azure AI Account Owner) on the account"
+)
+PURVIEW_ROLES_TEXT = "Security Admin or Owner, and the Azure AI Account Owner role or Owner"
+
+#: The Defender for Cloud plan of threat protection for AI, and the extensions of it fcdesk shows.
+AI_PLAN = "AI"
+PURVIEW_EXTENSION = "AIPromptSharingWithPurview"
+EVIDENCE_EXTENSION = "AIPromptEvidence"
+#: Shown before turning the plan on (no prices: they change, and differ by agreement and region).
+BILLING_NOTE = (
+    "Threat protection for AI is a paid Microsoft Defender for Cloud plan: once it is on, the "
+    "subscription is billed for the AI usage the plan protects, per Defender for Cloud's current "
+    "pricing (see the Defender for Cloud pricing page; fcdesk does not show prices)."
+)
+#: Shown before turning Microsoft Purview on or off (see docs/azure-map.md, "Security posture").
+PURVIEW_NOTE_WRITE = (
+    "The Microsoft Purview switch is the AIPromptSharingWithPurview extension of the Defender for AI "
+    "plan: turning it on also turns the billed plan on. No public API behind the portal's Purview "
+    "toggle was found, so fcdesk writes this extension, the documented route."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +124,8 @@ class Rights:
 
     allowed: bool
     reason: str = ""  #: plain sentence when not allowed (shown on the disabled action)
+    #: False when the permissions could not be read (a network error...): ask again later.
+    checked: bool = True
 
 
 class ConflictError(LiveError):
@@ -204,6 +237,10 @@ OP_POLICY_DELETE = "policyAssignment.delete"
 OP_GUARDRAIL_CREATE = "raiPolicy.create"
 OP_GUARDRAIL_UPDATE = "raiPolicy.update"
 OP_SET_GUARDRAIL = "deployment.setGuardrail"
+OP_ENABLE_AI_PLAN = "pricing.enableAI"
+OP_PURVIEW_ON = "pricing.purviewOn"
+OP_PURVIEW_OFF = "pricing.purviewOff"
+OP_DEFENDER_SETTING = "defenderForAISettings.update"
 
 
 class Actions:
@@ -254,7 +291,54 @@ class Actions:
             account_id, (RAI_POLICY_WRITE, DEPLOYMENT_WRITE), GUARDRAIL_ROLES_TEXT, "change guardrails"
         )
 
-    async def _rights_at(self, scope: str, needed: tuple[str, ...], roles: str, what: str) -> Rights:
+    async def rights_for_defender(self, subscription_id: str) -> Rights:
+        """May the caller turn threat protection for AI (the Defender for AI plan) on for the
+        subscription? Needs ``Microsoft.Security/pricings/write`` there (Security Admin or Owner)."""
+        return await self._rights_at(
+            subscription_path(subscription_id),
+            (PRICING_WRITE,),
+            DEFENDER_ROLES_TEXT,
+            "turn on threat protection for AI",
+        )
+
+    async def rights_for_defender_account(self, account_id: str) -> Rights:
+        """May the caller turn threat protection for AI on or off for one account (its Defender for
+        AI setting)?"""
+        return await self._rights_at(
+            account_id,
+            (DEFENDER_SETTING_WRITE,),
+            DEFENDER_SETTING_ROLES_TEXT,
+            "turn threat protection for AI on or off for the account",
+        )
+
+    async def rights_for_purview(self, subscription_id: str) -> Rights:
+        """May the caller turn Microsoft Purview on or off for the subscription?
+
+        Two things are needed there: the write that is sent (``Microsoft.Security/pricings/write``:
+        Security Admin or Owner), and the Azure AI Account Owner role (or Owner) that Microsoft asks
+        for to configure Purview, recognised by actions it grants (``accounts/write`` of Cognitive
+        Services and ``roleAssignments/write``).
+        """
+        return await self._rights_at(
+            subscription_path(subscription_id),
+            (PRICING_WRITE, ACCOUNT_WRITE, ROLE_ASSIGNMENT_WRITE),
+            PURVIEW_ROLES_TEXT,
+            "turn Microsoft Purview on or off",
+            explain=_purview_refusal,
+        )
+
+    async def _rights_at(
+        self,
+        scope: str,
+        needed: tuple[str, ...],
+        roles: str,
+        what: str,
+        *,
+        explain: Callable[[str, list[str]], str] | None = None,
+    ) -> Rights:
+        """Whether the caller's permissions at ``scope`` allow every action in ``needed``; the
+        refusal says "You need {roles} at {scope} to {what}", or what ``explain(scope text, missing
+        actions)`` says."""
         key = (idkey(scope), needed)
         cached = self._rights.get(key)
         if cached is not None:
@@ -263,15 +347,16 @@ class Actions:
         try:
             permissions = await (await self._arm()).permissions(scope)
         except ArmError as exc:
-            return Rights(False, f"Could not check your permissions at {where}: {exc.reason()}.")
+            return Rights(False, f"Could not check your permissions at {where}: {exc.reason()}.", checked=False)
         except LiveError as exc:
-            return Rights(False, f"Could not check your permissions at {where}: {exc.user_message}")
+            return Rights(False, f"Could not check your permissions at {where}: {exc.user_message}", checked=False)
         missing = [action for action in needed if not permits(permissions, action)]
-        rights = (
-            Rights(True)
-            if not missing
-            else Rights(False, f"You need {roles} at {where} to {what} (missing {', '.join(missing)}).")
-        )
+        if not missing:
+            rights = Rights(True)
+        elif explain is not None:
+            rights = Rights(False, explain(where, missing))
+        else:
+            rights = Rights(False, f"You need {roles} at {where} to {what} (missing {', '.join(missing)}).")
         self._rights[key] = rights
         return rights
 
@@ -408,6 +493,15 @@ class Actions:
             )
             await self._refuse(planned, "conflict", message)
             raise ConflictError(delete.path if delete is not None else put.path, "exists", None, message)
+        seen = draft.existing.raw_properties if draft.existing is not None else {}
+        current = (old if delete is not None else before) or {}
+        if seen and _assignment_changed(seen, current.get("properties")):
+            message = (
+                f"The guardrail policy '{label}' was changed in Azure since it was read. "
+                "Nothing was written: reload it and make the change again."
+            )
+            await self._refuse(planned, "conflict", message)
+            raise ConflictError(delete.path if delete is not None else put.path, "as read", "changed", message)
         after = await self._write(arm, put, before)
         done = [_done(put)]
         if delete is not None:
@@ -558,6 +652,179 @@ class Actions:
             message=f"{head}. " + _evaluation_text(failures[0] if failures else None),
         )
 
+    # ------------------------------------------------------------------------------- threat protection
+
+    def ai_plan_calls(
+        self,
+        subscription_id: str,
+        current: Mapping[str, Any] | None,
+        *,
+        enable: bool = True,
+        purview: bool | None = None,
+    ) -> list[ArmCall]:
+        """What changing the subscription's Defender for AI plan sends: one PUT of its ``AI`` pricing.
+
+        ``current`` is the pricing as read (None: not there, which is the Free tier). The tier becomes
+        Standard when ``enable`` or ``purview`` is True; turning Purview off (``purview=False``) keeps
+        the current tier whatever ``enable`` says, so that it never starts billing. The extensions of
+        ``current`` are kept as they are (without their read-only ``operationStatus``), with
+        ``AIPromptSharingWithPurview`` set to ``purview`` ("True"/"False", as ARM spells them) when it
+        is given. Pure: nothing is sent. Raises ValueError when there is nothing to change
+        (``enable=False`` and no ``purview``).
+        """
+        if not enable and purview is None:
+            raise ValueError("Nothing to change: turn the plan on, or turn Microsoft Purview on or off.")
+        path = ai_plan_path(subscription_id)
+        props = _properties(current)
+        tier_now = str(props.get("pricingTier") or "Free")
+        tier = tier_now if purview is False else "Standard"
+        body: dict[str, Any] = {"pricingTier": tier}
+        body.update({k: props[k] for k in ("subPlan", "enforce") if props.get(k)})
+        extensions = _extensions_with(props.get("extensions"), purview)
+        if extensions:
+            body["extensions"] = extensions
+        where = f"subscription {subscription_id}"
+        change = (
+            f"Defender for AI plan: {tier_now} → {tier}"
+            if tier_now.lower() != tier.lower()
+            else f"the Defender for AI plan stays {tier}"
+        )
+        if purview is None:
+            what, operation = f"Turn on threat protection for AI for {where} ({change})", OP_ENABLE_AI_PLAN
+        elif purview:
+            what = f"Turn Microsoft Purview on for {where} (the {PURVIEW_EXTENSION} extension; {change})"
+            operation = OP_PURVIEW_ON
+        else:
+            what = f"Turn Microsoft Purview off for {where} (the {PURVIEW_EXTENSION} extension; {change})"
+            operation = OP_PURVIEW_OFF
+        return [ArmCall("PUT", path, route(path)[1], {"properties": body}, what, operation)]
+
+    def defender_setting_calls(
+        self, account_id: str, current: Mapping[str, Any] | None, *, enabled: bool
+    ) -> list[ArmCall]:
+        """What turning threat protection for AI on or off for one account sends: a PUT of its
+        Defender for AI setting ``Default``. ``current``: the setting as read (None: none yet). Pure."""
+        path = defender_setting_path(account_id)
+        state = "Enabled" if enabled else "Disabled"
+        before = str(_properties(current).get("state") or "not set")
+        account = id_segment(account_id, "accounts") or account_id
+        return [
+            ArmCall(
+                "PUT",
+                path,
+                route(path)[1],
+                {"properties": {"state": state}},
+                f"Turn threat protection for AI {'on' if enabled else 'off'} for account {account} "
+                f"(Defender for AI setting: {before} → {state})",
+                OP_DEFENDER_SETTING,
+            )
+        ]
+
+    async def read_ai_plan(self, subscription_id: str) -> dict[str, Any] | None:
+        """The subscription's ``AI`` pricing as it is now (None: 404). Raises
+        :class:`~fcdesk.azure.errors.ArmError`."""
+        return await (await self._arm()).get(ai_plan_path(subscription_id))
+
+    async def read_defender_setting(self, account_id: str) -> dict[str, Any] | None:
+        """The account's Defender for AI setting as it is now (None: 404). Raises
+        :class:`~fcdesk.azure.errors.ArmError`."""
+        return await (await self._arm()).get(defender_setting_path(account_id))
+
+    async def set_ai_plan(
+        self,
+        subscription_id: str,
+        seen: Mapping[str, Any] | None,
+        *,
+        enable: bool = True,
+        purview: bool | None = None,
+    ) -> WriteResult:
+        """Turn the Defender for AI plan on, or Microsoft Purview on or off (see :meth:`ai_plan_calls`).
+
+        1. Rights: :meth:`rights_for_purview` when ``purview`` is given, else
+           :meth:`rights_for_defender`; without them :class:`RefusedError` (nothing sent).
+        2. The pricing is re-read and compared with ``seen`` (what the user saw: pricings have no
+           etag, so the tier and each extension's ``isEnabled``); a difference raises
+           :class:`ConflictError` and nothing is written.
+        3. The PUT; a failure re-reads the pricing and raises :class:`WriteFailed` with it.
+
+        ``WriteResult.records`` holds the pricing as Azure returned it.
+        """
+        calls = self.ai_plan_calls(subscription_id, seen, enable=enable, purview=purview)
+        call = calls[0]
+        rights = await (
+            self.rights_for_purview(subscription_id)
+            if purview is not None
+            else self.rights_for_defender(subscription_id)
+        )
+        if not rights.allowed:
+            await self._refuse(calls, "refused", rights.reason)
+            raise RefusedError(rights.reason)
+        arm = await self._arm()
+        try:
+            now = await arm.get(call.path)
+        except ArmError as exc:
+            raise WriteFailed(
+                exc.sentence(f"Re-reading the Defender for AI plan of subscription {subscription_id}"),
+                cause=exc,
+            ) from None
+        if _plan_state(seen) != _plan_state(now):
+            message = (
+                f"The Defender for AI plan of subscription {subscription_id} was changed in Azure since "
+                f"it was read (it was {_plan_text(seen)}, it is now {_plan_text(now)}). Nothing was "
+                "written: reload it and make the change again."
+            )
+            await self._refuse(calls, "conflict", message)
+            raise ConflictError(call.path, _plan_text(seen), _plan_text(now), message)
+        after = await self._write(arm, call, now)
+        record = RawRecord(
+            Kind.PRICING, str(after.get("id") or call.path), after, subscription_path(subscription_id)
+        )
+        return WriteResult(
+            records=[record], calls=calls, message=_plan_message(subscription_id, call.operation, after)
+        )
+
+    async def set_defender_setting(
+        self, account_id: str, seen: Mapping[str, Any] | None, *, enabled: bool
+    ) -> WriteResult:
+        """Turn threat protection for AI on or off for one account (its Defender for AI setting).
+
+        Rights first (:meth:`rights_for_defender_account`; :class:`RefusedError`), then the setting
+        is re-read and compared with ``seen`` (its etag, or the body when there is none):
+        :class:`ConflictError`, nothing written. A failed PUT re-reads it (:class:`WriteFailed`).
+        ``WriteResult.records`` holds the setting as Azure returned it.
+        """
+        calls = self.defender_setting_calls(account_id, seen, enabled=enabled)
+        call = calls[0]
+        rights = await self.rights_for_defender_account(account_id)
+        if not rights.allowed:
+            await self._refuse(calls, "refused", rights.reason)
+            raise RefusedError(rights.reason)
+        account = id_segment(account_id, "accounts") or account_id
+        arm = await self._arm()
+        try:
+            now = await arm.get(call.path)
+        except ArmError as exc:
+            raise WriteFailed(
+                exc.sentence(f"Re-reading the Defender for AI setting of account {account}"), cause=exc
+            ) from None
+        if _changed(seen, now):
+            message = (
+                f"The Defender for AI setting of account {account} was changed in Azure since it was "
+                f"read (etag {_etag(seen) or 'none'} → {_etag(now) or 'none'}). Nothing was written: "
+                "reload it and make the change again."
+            )
+            await self._refuse(calls, "conflict", message)
+            raise ConflictError(call.path, _etag(seen), _etag(now), message)
+        after = await self._write(arm, call, now)
+        record = RawRecord(Kind.DEFENDER_AI_SETTING, str(after.get("id") or call.path), after, account_id)
+        state = "on" if enabled else "off"
+        return WriteResult(
+            records=[record],
+            calls=calls,
+            message=f"Threat protection for AI is {state} for account {account} "
+            f"(Defender for AI setting: {_properties(after).get('state') or 'unknown'}).",
+        )
+
     # ------------------------------------------------------------------------------- evaluation
 
     async def trigger_evaluation(self, scope: str) -> bool:
@@ -658,7 +925,7 @@ class Actions:
             if body is None:
                 removed.append(path)
             else:
-                scope = change.account_id if change is not None else _sub_scope(path)
+                scope = change.account_id if change is not None else _record_scope(kind, path)
                 reread.append(RawRecord(kind, str(body.get("id") or path), body, scope))
         return reread, removed
 
@@ -707,6 +974,10 @@ def _kind_of(path: str) -> Kind:
         return Kind.DEPLOYMENT
     if kind == "raipolicies":
         return Kind.RAI_POLICY
+    if kind == "pricings":
+        return Kind.PRICING
+    if kind == "defenderforaisettings":
+        return Kind.DEFENDER_AI_SETTING
     return Kind.POLICY_ASSIGNMENT
 
 
@@ -714,6 +985,112 @@ def _sub_scope(arm_id: str) -> str:
     """The scope capture lists assignments under: their subscription."""
     sub = id_segment(arm_id, "subscriptions")
     return f"/subscriptions/{sub}" if sub else ""
+
+
+def _record_scope(kind: Kind, arm_id: str) -> str:
+    """The scope capture lists a resource under: its account for a Defender for AI setting, else its
+    subscription."""
+    return parent_id(arm_id) if kind == Kind.DEFENDER_AI_SETTING else _sub_scope(arm_id)
+
+
+def subscription_path(subscription_id: str) -> str:
+    """``/subscriptions/{id}``: the scope of the AI plan and of its rights."""
+    return f"/subscriptions/{subscription_id}"
+
+
+def ai_plan_path(subscription_id: str) -> str:
+    """The subscription's Defender for Cloud ``AI`` pricing (threat protection for AI)."""
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Security/pricings/{AI_PLAN}"
+
+
+def defender_setting_path(account_id: str) -> str:
+    """The account's Defender for AI setting (there is one, ``Default``)."""
+    return f"{account_id.rstrip('/')}/defenderForAISettings/Default"
+
+
+def _properties(body: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    props = body.get("properties") if isinstance(body, Mapping) else None
+    return props if isinstance(props, Mapping) else {}
+
+
+def _flag(on: bool) -> str:
+    """An extension's ``isEnabled``: the strings "True"/"False", as ARM has them."""
+    return "True" if on else "False"
+
+
+def _extensions_with(current: Any, purview: bool | None) -> list[dict[str, Any]]:
+    """The plan's extensions as read, ``AIPromptSharingWithPurview`` set to ``purview`` when given
+    (added when missing); read-only ``operationStatus`` left out, everything else kept."""
+    out: list[dict[str, Any]] = []
+    found = False
+    for ext in current if isinstance(current, list) else []:
+        if not isinstance(ext, Mapping) or not ext.get("name"):
+            continue
+        item = {k: v for k, v in ext.items() if k != "operationStatus"}
+        if purview is not None and str(ext["name"]).lower() == PURVIEW_EXTENSION.lower():
+            item["isEnabled"] = _flag(purview)
+            found = True
+        out.append(item)
+    if purview is not None and not found:
+        out.append({"name": PURVIEW_EXTENSION, "isEnabled": _flag(purview)})
+    return out
+
+
+def _plan_state(body: Mapping[str, Any] | None) -> tuple[str, frozenset[tuple[str, str]]]:
+    """What a change of the AI plan is judged by (pricings have no etag): the tier (absent: Free)
+    and each extension's ``isEnabled``."""
+    props = _properties(body)
+    exts = props.get("extensions")
+    flags = frozenset(
+        (str(e["name"]).lower(), str(e.get("isEnabled")).lower())
+        for e in (exts if isinstance(exts, list) else [])
+        if isinstance(e, Mapping) and e.get("name")
+    )
+    return str(props.get("pricingTier") or "Free").lower(), flags
+
+
+def _plan_text(body: Mapping[str, Any] | None) -> str:
+    """The AI plan in a few words: "Standard (AIPromptEvidence on, AIPromptSharingWithPurview off)"."""
+    props = _properties(body)
+    tier = str(props.get("pricingTier") or "Free")
+    exts = props.get("extensions")
+    words = [
+        f"{e['name']} {'on' if str(e.get('isEnabled')).lower() == 'true' else 'off'}"
+        for e in (exts if isinstance(exts, list) else [])
+        if isinstance(e, Mapping) and e.get("name")
+    ]
+    return f"{tier} ({', '.join(words)})" if words else tier
+
+
+def _plan_message(subscription_id: str, operation: str, after: Mapping[str, Any]) -> str:
+    """The status-bar sentence after a write of the AI plan (it says the plan is billed)."""
+    tier = str(_properties(after).get("pricingTier") or "Free")
+    where = f"subscription {subscription_id}"
+    if operation == OP_PURVIEW_ON:
+        return (
+            f"Microsoft Purview is on for {where}; the Defender for AI plan is {tier} "
+            "and is billed by Microsoft Defender for Cloud."
+        )
+    if operation == OP_PURVIEW_OFF:
+        return f"Microsoft Purview is off for {where}; the Defender for AI plan stays {tier}."
+    return (
+        f"Threat protection for AI is on for {where} (Defender for AI plan: {tier}); "
+        "it is billed by Microsoft Defender for Cloud."
+    )
+
+
+def _purview_refusal(where: str, missing: list[str]) -> str:
+    """Why the caller may not turn Purview on or off: both requirements, and which are missing."""
+    lacking = []
+    if PRICING_WRITE in missing:
+        lacking.append(f"{DEFENDER_ROLES_TEXT} (to change the Defender for AI plan)")
+    if ACCOUNT_WRITE in missing or ROLE_ASSIGNMENT_WRITE in missing:
+        lacking.append("the Azure AI Account Owner role or Owner (to configure Microsoft Purview)")
+    return (
+        f"Turning Microsoft Purview on or off at {where} needs two things: {DEFENDER_ROLES_TEXT}, to "
+        "change the Defender for AI plan Purview belongs to, and the Azure AI Account Owner role or "
+        f"Owner, to configure Purview. You lack {' and '.join(lacking)} (missing {', '.join(missing)})."
+    )
 
 
 def _scope_of_trigger(path: str) -> str:
@@ -769,3 +1146,20 @@ def _conflict(change: GuardrailChange, now: GuardrailTargets) -> ConflictError |
                 dep_id, _etag(change.seen.deployments.get(key)), _etag(now.deployments.get(key))
             )
     return None
+
+
+def _assignment_changed(seen: Mapping[str, Any], now: Any) -> bool:
+    """Whether an assignment's properties differ from those read, ignoring what Azure stamps on
+    every write (its metadata times and authors)."""
+    if not isinstance(now, Mapping):
+        return True
+
+    def core(props: Mapping[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in props.items() if k not in ("metadata",)}
+        meta = props.get("metadata")
+        if isinstance(meta, Mapping):
+            out["metadata"] = {k: v for k, v in meta.items() if k not in AZURE_METADATA_KEYS}
+        return out
+
+    return core(seen) != core(now)
+

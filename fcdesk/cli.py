@@ -1,8 +1,8 @@
 """Command-line interface.
 
 Exit codes: 0 success; 1 the work failed (unreadable snapshot, self-test failure); 2 bad arguments.
-``fcdesk policy`` and ``fcdesk guardrail`` add 3 (conflict) and 4 (missing rights): see
-:mod:`fcdesk.policy_cli`. Errors are one plain sentence on stderr, never a traceback.
+``fcdesk policy``, ``fcdesk guardrail`` and ``fcdesk security`` add 3 (conflict) and 4 (missing
+rights): see :mod:`fcdesk.cli_common`. Errors are one plain sentence on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     from fcdesk.policy_cli import add_parsers as add_policy_parsers  # writes: fcdesk/policy_cli.py
 
     add_policy_parsers(sub)
+    from fcdesk.security_cli import add_parser as add_security_parser  # writes: fcdesk/security_cli.py
+
+    add_security_parser(sub)
     return p
 
 
@@ -72,6 +75,10 @@ def run(argv: list[str] | None = None, *, t0: float | None = None) -> int:
         from fcdesk.policy_cli import run as run_policy
 
         return run_policy(args, parser)
+    if args.command == "security":
+        from fcdesk.security_cli import run as run_security
+
+        return run_security(args, parser)
     if args.self_test:
         from fcdesk.selftest import run_self_test
 

@@ -27,51 +27,38 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import os
-import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fcdesk.cli_auth import SECRET_ENV, add_auth_options, quiet_sdk_logs, sign_in_options
+from fcdesk.cli_auth import add_auth_options, sign_in_options
+from fcdesk.cli_common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    Context,
+    Exit,
+    add_write_options,
+    note,
+    out,
+    write,
+)
+from fcdesk.cli_common import run as run_command
 
 if TYPE_CHECKING:
-    from fcdesk.actions import Actions, ArmCall, Rights
-    from fcdesk.azure.contract import Identity, SignInOptions
-    from fcdesk.azure.session import AzureSession
     from fcdesk.azure.writes import ArmWriter
     from fcdesk.core.fix import GuardrailPlan
     from fcdesk.core.guardrails import EffectiveGuardrail
     from fcdesk.core.inventory import Inventory
     from fcdesk.core.model import Deployment
     from fcdesk.core.policy import GuardrailPolicy
-    from fcdesk.core.records import RawRecord
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_CONFLICT, EXIT_RIGHTS = 0, 1, 2, 3, 4
 FORMATS = ("table", "json", "yaml")
 _ASSIGNMENTS = "/providers/Microsoft.Authorization/policyAssignments"
 
 
-class _Exit(Exception):
-    """Stop with this exit code, after one plain line on stderr (none when empty)."""
-
-    def __init__(self, code: int, message: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-
-
 # ----------------------------------------------------------------------------------- arguments
-
-
-def _add_write_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--dry-run", action="store_true", help="print the requests (with bodies) and send nothing but reads"
-    )
-    p.add_argument(
-        "--yes", action="store_true", help="confirm without a prompt (needed when stdin is not a terminal)"
-    )
 
 
 def add_parsers(sub: Any) -> None:
@@ -86,14 +73,14 @@ def add_parsers(sub: Any) -> None:
     verbs = pol.add_subparsers(dest="policy_command", metavar="ACTION")
     apply = verbs.add_parser("apply", help="create or update the guardrail policy of a YAML or JSON file")
     apply.add_argument("file", type=Path, metavar="FILE", help="a policy file (see the README)")
-    _add_write_options(apply)
+    add_write_options(apply)
     add_auth_options(apply)
     delete = verbs.add_parser("delete", help="delete a guardrail policy")
     delete.add_argument("name", metavar="NAME", help="the assignment's name")
     delete.add_argument(
         "--scope", required=True, metavar="SCOPE", help="/subscriptions/<id>[/resourceGroups/<rg>]"
     )
-    _add_write_options(delete)
+    add_write_options(delete)
     add_auth_options(delete)
     listing = verbs.add_parser("list", help="the guardrail policies of the signed-in subscriptions")
     listing.add_argument(
@@ -133,7 +120,7 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="with --meet: update the guardrail even if other deployments use it",
     )
-    _add_write_options(put)
+    add_write_options(put)
     add_auth_options(put)
     rail.set_defaults(command_parser=rail)
 
@@ -154,141 +141,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         ("policy", "list"): _list,
         ("guardrail", "set"): _set_guardrail,
     }[(args.command, verb)]
-
-    quiet_sdk_logs()
-    try:
-        return asyncio.run(_main(args, sign_in, handler))
-    except KeyboardInterrupt:
-        _note("interrupted: a write in progress may or may not have been made (see the audit log).")
-        return EXIT_FAIL
-
-
-# ----------------------------------------------------------------------------------- running
-
-
-@dataclass(slots=True)
-class _Context:
-    session: AzureSession
-    identity: Identity
-    arm: ArmWriter  #: for the reads around a write
-    actions: Actions
-
-
-Handler = Callable[[argparse.Namespace, _Context], Awaitable[int]]
-
-
-async def _main(args: argparse.Namespace, sign_in: SignInOptions, handler: Handler) -> int:
-    from fcdesk.actions import Actions, ConflictError, RefusedError, WriteFailed
-    from fcdesk.azure.contract import DeviceCode
-    from fcdesk.azure.errors import LiveError, SignInError
-    from fcdesk.azure.session import AzureSession
     from fcdesk.core.drafts import DraftError
     from fcdesk.core.fix import Unsatisfiable
-    from fcdesk.store.audit import AuditLog
 
-    def show_code(code: DeviceCode) -> None:
-        _note(code.message)
-
-    session = AzureSession(secret=os.environ.get(SECRET_ENV) or None)
-    actions: Actions | None = None
-    try:
-        identity = await session.sign_in(sign_in, on_device_code=show_code)
-        _note(f"signed in as {identity.principal} (tenant {identity.tenant_id or 'unknown'})")
-        actions = Actions(session, AuditLog(), principal=identity.principal, cloud=identity.cloud)
-        async with session.arm() as arm:
-            return await handler(args, _Context(session, identity, arm, actions))
-    except _Exit as stop:
-        if str(stop):
-            _note(str(stop))
-        return stop.code
-    except (DraftError, Unsatisfiable) as exc:
-        _note(str(exc))
-        return EXIT_USAGE
-    except RefusedError as exc:
-        _note(f"refused: {exc.user_message} Nothing was sent.")
-        return EXIT_RIGHTS
-    except ConflictError as exc:
-        _note(exc.user_message)
-        return EXIT_CONFLICT
-    except WriteFailed as exc:
-        _note(exc.user_message)
-        for line in exc.done:
-            _note(f"done before the failure: {line}")
-        for record in exc.reread:
-            _note(f"now in Azure: {_state_line(record)}")
-        for gone in exc.removed:
-            _note(f"now in Azure: {gone.rsplit('/', 1)[-1]} does not exist")
-        return EXIT_FAIL
-    except SignInError as exc:
-        _note(f"sign-in failed: {exc.user_message}")
-        return EXIT_FAIL
-    except LiveError as exc:
-        _note(exc.user_message)
-        return EXIT_FAIL
-    finally:
-        if actions is not None:
-            await actions.close()
-        await session.close()
-
-
-def _note(message: str) -> None:
-    print(f"fcdesk: {message}", file=sys.stderr, flush=True)
-
-
-def _out(text: str = "") -> None:
-    print(text, flush=True)
-
-
-def _confirm(args: argparse.Namespace) -> None:
-    """``--yes``, or "y" at the prompt on a terminal; otherwise stop (exit 2) with nothing written."""
-    if args.yes:
-        return
-    if not sys.stdin.isatty():
-        raise _Exit(
-            EXIT_USAGE,
-            "not confirmed: standard input is not a terminal, pass --yes to write. Nothing was written.",
-        )
-    print("Proceed? [y/N] ", end="", file=sys.stderr, flush=True)
-    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-        raise _Exit(EXIT_USAGE, "not confirmed. Nothing was written.")
-
-
-def _show_calls(calls: list[ArmCall], ctx: _Context, dry_run: bool) -> None:
-    """The requests: with their bodies for a dry run, one line each otherwise."""
-    endpoint = ctx.identity.cloud.arm_endpoint
-    _out("Requests:" if not dry_run else "Requests (dry run, nothing is sent):")
-    for call in calls:
-        _out(f"  # {call.what}")
-        text = call.text(endpoint) if dry_run else f"{call.method} {call.url(endpoint)}"
-        _out("\n".join("  " + line for line in text.splitlines()))
-
-
-async def _write(
-    ctx: _Context,
-    args: argparse.Namespace,
-    calls: list[ArmCall],
-    rights: Rights,
-    write: Callable[[], Awaitable[Any]],
-) -> int:
-    """Show ``calls``; then stop for a dry run, refuse without rights, or confirm and ``write``.
-
-    A refusal is audited (a dry run attempts nothing, so it is not); ``write`` is only ever called
-    after the confirmation.
-    """
-    from fcdesk.actions import RefusedError
-
-    _show_calls(calls, ctx, args.dry_run)
-    if not rights.allowed:
-        if not args.dry_run:
-            await ctx.actions.audit_refusal(calls, rights.reason)
-        raise RefusedError(rights.reason)
-    if args.dry_run:
-        _note("dry run: nothing was sent.")
-        return EXIT_OK
-    _confirm(args)
-    result = await write()
-    _out(result.message)
-    return EXIT_OK
+    return run_command(args, sign_in, handler, usage_errors=(DraftError, Unsatisfiable))
 
 
 # ----------------------------------------------------------------------------------- policy
@@ -305,17 +161,17 @@ async def _assignments(arm: ArmWriter, path: str, params: dict[str, str]) -> lis
         try:
             out.append(nz.guardrail_policy(body))
         except (nz.MalformedPayload, TypeError, ValueError) as exc:
-            _note(f"skipped a malformed policy assignment {body.get('id', '')}: {exc}")
+            note(f"skipped a malformed policy assignment {body.get('id', '')}: {exc}")
     return out
 
 
-async def _apply(args: argparse.Namespace, ctx: _Context) -> int:
+async def _apply(args: argparse.Namespace, ctx: Context) -> int:
     from fcdesk.core.drafts import draft_from_document, parse_policy_text
 
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise _Exit(
+        raise Exit(
             EXIT_USAGE, f'could not read "{args.file}": {getattr(exc, "strerror", None) or exc}'
         ) from None
     doc = parse_policy_text(text, filename=args.file.name)
@@ -323,11 +179,11 @@ async def _apply(args: argparse.Namespace, ctx: _Context) -> int:
     existing = await _assignments(ctx.arm, scope + _ASSIGNMENTS, {"$filter": "atExactScope()"})
     draft = draft_from_document(doc, existing=existing)
     verb = "Update" if draft.is_edit else "Create"
-    _out(f"{verb} the guardrail policy '{draft.display_name}' ({draft.assignment_name}):")
+    out(f"{verb} the guardrail policy '{draft.display_name}' ({draft.assignment_name}):")
     for line in draft.summary_lines():
-        _out(f"  {line}")
+        out(f"  {line}")
     rights = await ctx.actions.rights_for_policies(draft.scope)
-    return await _write(
+    return await write(
         ctx,
         args,
         ctx.actions.policy_calls(draft),
@@ -336,27 +192,27 @@ async def _apply(args: argparse.Namespace, ctx: _Context) -> int:
     )
 
 
-async def _delete(args: argparse.Namespace, ctx: _Context) -> int:
+async def _delete(args: argparse.Namespace, ctx: Context) -> int:
     from fcdesk.core import normalize as nz
     from fcdesk.core.drafts import scope_text
 
     scope = args.scope.strip().rstrip("/")
     if not _is_scope(scope):
-        raise _Exit(
+        raise Exit(
             EXIT_USAGE, "--scope must be /subscriptions/<id> or /subscriptions/<id>/resourceGroups/<name>"
         )
     body = await ctx.arm.get(f"{scope}{_ASSIGNMENTS}/{args.name}")
     if body is None:
-        raise _Exit(EXIT_FAIL, f"there is no policy assignment named '{args.name}' on {scope_text(scope)}.")
+        raise Exit(EXIT_FAIL, f"there is no policy assignment named '{args.name}' on {scope_text(scope)}.")
     if not nz.is_guardrail_assignment(body):
-        raise _Exit(
+        raise Exit(
             EXIT_USAGE, f"'{args.name}' is not a guardrail policy: fcdesk deletes only guardrail policies."
         )
     policy = nz.guardrail_policy(body)
-    _out(f"Delete the guardrail policy '{policy.label}' ({policy.name}) from {scope_text(policy.scope)}:")
-    _out(f"  {policy.controls_text}")
+    out(f"Delete the guardrail policy '{policy.label}' ({policy.name}) from {scope_text(policy.scope)}:")
+    out(f"  {policy.controls_text}")
     rights = await ctx.actions.rights_for_policies(policy.scope)
-    return await _write(
+    return await write(
         ctx,
         args,
         ctx.actions.delete_calls(policy),
@@ -365,7 +221,7 @@ async def _delete(args: argparse.Namespace, ctx: _Context) -> int:
     )
 
 
-async def _list(args: argparse.Namespace, ctx: _Context) -> int:
+async def _list(args: argparse.Namespace, ctx: Context) -> int:
     from fcdesk.azure.errors import ArmError
     from fcdesk.core.model import idkey
     from fcdesk.core.policy import INITIATIVE_ID
@@ -380,7 +236,7 @@ async def _list(args: argparse.Namespace, ctx: _Context) -> int:
     failed = False
     for sub, result in zip(subs, results, strict=True):
         if isinstance(result, ArmError):
-            _note(result.sentence(f"Listing the policies of subscription {sub}"))
+            note(result.sentence(f"Listing the policies of subscription {sub}"))
             failed = True
         elif isinstance(result, BaseException):
             raise result
@@ -388,7 +244,7 @@ async def _list(args: argparse.Namespace, ctx: _Context) -> int:
             for pol in result:
                 found.setdefault(idkey(pol.id), pol)
     policies = sorted(found.values(), key=lambda p: (idkey(p.scope), p.label.lower()))
-    _out(_format_policies(policies, args.format))
+    out(_format_policies(policies, args.format))
     return EXIT_FAIL if failed else EXIT_OK
 
 
@@ -404,7 +260,7 @@ def _format_policies(policies: list[GuardrailPolicy], fmt: str) -> str:
         for pol in policies:
             draft = draft_from_policy(pol)
             if draft.kept:
-                _note(
+                note(
                     f"'{pol.label}' has controls a policy file cannot express "
                     f"({', '.join(r.control.label for r in draft.kept)}): applying its file would drop them."
                 )
@@ -460,7 +316,7 @@ class _Choice:
     governing: list[str]  #: assignment ids reported pending
 
 
-async def _set_guardrail(args: argparse.Namespace, ctx: _Context) -> int:
+async def _set_guardrail(args: argparse.Namespace, ctx: Context) -> int:
     from fcdesk.actions import GuardrailChange, GuardrailTargets
     from fcdesk.core.fix import control_diff
     from fcdesk.core.model import idkey, parent_id
@@ -473,7 +329,7 @@ async def _set_guardrail(args: argparse.Namespace, ctx: _Context) -> int:
         ctx.arm.list(f"{account_id}/deployments"),
     )
     if dep_body is None:
-        raise _Exit(EXIT_FAIL, f"the deployment {dep_id} does not exist.")
+        raise Exit(EXIT_FAIL, f"the deployment {dep_id} does not exist.")
     policy = await _policy_to_meet(ctx, args.meet, dep_id) if args.meet else None
     inventory = _inventory(account_id, dep_body, rails, deployments)
     dep = next(d for d in inventory.deployments if d.key == idkey(dep_id))
@@ -485,14 +341,14 @@ async def _set_guardrail(args: argparse.Namespace, ctx: _Context) -> int:
     if choice is None:
         return EXIT_OK
     how = " (new)" if choice.create else " (updated)" if choice.save else ""
-    _out(
+    out(
         f"Deployment {dep.name} (account {dep.account_name}): guardrail "
         f"'{dep.rai_policy_name or 'account default'}' → '{choice.name}'{how}"
     )
     diff = control_diff(inventory.effective(dep), choice.after)
-    _out("Controls that change:" if diff else "No control changes.")
+    out("Controls that change:" if diff else "No control changes.")
     for line in diff:
-        _out(f"  {line.label}: {line.before} → {line.after}")
+        out(f"  {line.label}: {line.before} → {line.after}")
     seen_rail = None if choice.create else rail_bodies.get(choice.name.lower())
     change = GuardrailChange(
         account_id,
@@ -507,12 +363,12 @@ async def _set_guardrail(args: argparse.Namespace, ctx: _Context) -> int:
         template=rail_bodies.get((dep.rai_policy_name or "").lower()) if choice.create else None,
     )
     rights = await ctx.actions.rights_for_guardrail(account_id)
-    return await _write(
+    return await write(
         ctx,
         args,
         ctx.actions.guardrail_calls(change),
         rights,
-        lambda: ctx.actions.apply_guardrail(change, on_progress=_note),
+        lambda: ctx.actions.apply_guardrail(change, on_progress=note),
     )
 
 
@@ -526,7 +382,7 @@ def _deployment_id(text: str) -> str:
         and parts[4:7] == ["providers", "microsoft.cognitiveservices", "accounts"]
         and parts[8] == "deployments"
     ):
-        raise _Exit(
+        raise Exit(
             EXIT_USAGE,
             "DEPLOYMENT_ID must be /subscriptions/<s>/resourceGroups/<rg>/providers/"
             "Microsoft.CognitiveServices/accounts/<account>/deployments/<name>",
@@ -552,9 +408,9 @@ def _inventory(
     records += [RawRecord(Kind.RAI_POLICY, str(b.get("id")), b, account_id) for b in rails]
     inventory = Inventory.build(SnapshotMeta(captured_at=datetime.now(UTC), source=Source.LIVE), records)
     for error in inventory.errors:
-        _note(f"skipped: {error.message}")
+        note(f"skipped: {error.message}")
     if not any(d.key == key for d in inventory.deployments):
-        raise _Exit(EXIT_FAIL, "the deployment's answer could not be read.")
+        raise Exit(EXIT_FAIL, "the deployment's answer could not be read.")
     return inventory
 
 
@@ -573,13 +429,13 @@ def _point_at(
         name = system.name
     else:
         names = ", ".join(sorted(str(b.get("name")) for b in rail_bodies.values())) or "none"
-        raise _Exit(
+        raise Exit(
             EXIT_USAGE,
             f"the account {dep.account_name} has no guardrail named '{wanted}' (its guardrails: {names}; "
             "system: Microsoft.DefaultV2, Microsoft.Default).",
         )
     if (dep.rai_policy_name or "").lower() == name.lower():
-        _out(f"The deployment {dep.name} already uses the guardrail '{name}': nothing to do.")
+        out(f"The deployment {dep.name} already uses the guardrail '{name}': nothing to do.")
         return None
     after = inventory.effective(dataclasses.replace(dep, rai_policy_name=name))
     return _Choice(name, False, False, plan_from_effective(after), after, [])
@@ -604,26 +460,26 @@ def _meet(
     from fcdesk.core.guardrails import GuardrailOrigin
 
     if not _covers(policy, dep):
-        _note(
+        note(
             f"'{policy.label}' does not govern {dep.name} (its scope or exceptions leave it out); "
             "meeting it anyway."
         )
     eff = inventory.effective(dep)
     plan, changed = meet_requirements(plan_from_effective(eff), [policy])
     if not changed:
-        _out(f"The deployment {dep.name} already meets '{policy.label}': nothing to do.")
+        out(f"The deployment {dep.name} already meets '{policy.label}': nothing to do.")
         return None
-    _out(f"To meet '{policy.label}': {', '.join(changed)}.")
+    out(f"To meet '{policy.label}': {', '.join(changed)}.")
     custom = eff.origin is GuardrailOrigin.CUSTOM and eff.guardrail is not None
     current = eff.guardrail.name if custom and eff.guardrail is not None else ""
     if args.name:
         problem = valid_guardrail_name(args.name)
         if problem:
-            raise _Exit(EXIT_USAGE, f"--name: {problem}")
+            raise Exit(EXIT_USAGE, f"--name: {problem}")
         if custom and args.name.lower() == current.lower():
             name, create = current, False
         elif args.name.lower() in rail_bodies:
-            raise _Exit(
+            raise Exit(
                 EXIT_USAGE,
                 f"the account already has a guardrail named '{args.name}': choose another --name, "
                 "or point the deployment at it with --guardrail.",
@@ -642,13 +498,13 @@ def _meet(
     if others:
         listing = ", ".join(d.name for d in others)
         if not args.update_shared:
-            raise _Exit(
+            raise Exit(
                 EXIT_USAGE,
                 f"the guardrail '{name}' is also used by {len(others)} other deployment"
                 f"{'s' if len(others) != 1 else ''}: {listing}. Pass --update-shared to change it for all "
                 f"of them, or --name NEW to give {dep.name} a guardrail of its own. Nothing was written.",
             )
-        _note(f"the guardrail '{name}' is shared: this also changes {listing}.")
+        note(f"the guardrail '{name}' is shared: this also changes {listing}.")
     return _Choice(name, create, True, plan, effective_after(plan, name, dep.account_id), [policy.id])
 
 
@@ -658,7 +514,7 @@ def _covers(policy: GuardrailPolicy, dep: Deployment) -> bool:
     return in_scope(dep, policy.scope) and not is_excepted(dep, policy.not_scopes)
 
 
-async def _policy_to_meet(ctx: _Context, wanted: str, dep_id: str) -> GuardrailPolicy:
+async def _policy_to_meet(ctx: Context, wanted: str, dep_id: str) -> GuardrailPolicy:
     """``--meet``: an assignment id, or the name of a guardrail policy in the deployment's subscription."""
     from fcdesk.core import normalize as nz
     from fcdesk.core.model import id_segment
@@ -667,9 +523,9 @@ async def _policy_to_meet(ctx: _Context, wanted: str, dep_id: str) -> GuardrailP
     if wanted.startswith("/"):
         body = await ctx.arm.get(wanted)
         if body is None:
-            raise _Exit(EXIT_FAIL, f"there is no policy assignment {wanted}.")
+            raise Exit(EXIT_FAIL, f"there is no policy assignment {wanted}.")
         if not nz.is_guardrail_assignment(body):
-            raise _Exit(EXIT_USAGE, f"{wanted} is not a guardrail policy.")
+            raise Exit(EXIT_USAGE, f"{wanted} is not a guardrail policy.")
         return nz.guardrail_policy(body)
     sub = id_segment(dep_id, "subscriptions")
     params = {"$filter": f"policyDefinitionId eq '{INITIATIVE_ID}'"}
@@ -678,26 +534,10 @@ async def _policy_to_meet(ctx: _Context, wanted: str, dep_id: str) -> GuardrailP
         p for p in listed if p.display_name.lower() == wanted.lower()
     ]
     if not found:
-        raise _Exit(EXIT_USAGE, f"there is no guardrail policy named '{wanted}' in subscription {sub}.")
+        raise Exit(EXIT_USAGE, f"there is no guardrail policy named '{wanted}' in subscription {sub}.")
     if len(found) > 1:
         ids = ", ".join(p.id for p in found)
-        raise _Exit(
+        raise Exit(
             EXIT_USAGE, f"several guardrail policies are named '{wanted}': give the id of one of {ids}."
         )
     return found[0]
-
-
-def _state_line(record: RawRecord) -> str:
-    """What a re-read target says now, in one line."""
-    from fcdesk.core.records import Kind
-
-    body = record.body
-    name = str(body.get("name") or record.id.rsplit("/", 1)[-1])
-    props = body.get("properties") if isinstance(body.get("properties"), dict) else {}
-    if record.kind == Kind.DEPLOYMENT:
-        return (
-            f"the deployment {name} uses the guardrail '{props.get('raiPolicyName') or 'account default'}'."
-        )
-    if record.kind == Kind.RAI_POLICY:
-        return f"the guardrail {name} exists (etag {body.get('etag') or 'none'})."
-    return f"the policy assignment {name} exists."

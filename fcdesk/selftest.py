@@ -15,6 +15,7 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,45 @@ def _wizard_pages(window: Any, directory: Path) -> list[Path]:
     finally:
         wizard.close()
         wizard.deleteLater()
+
+
+def _security_docks(window: Any, app: Any, directory: Path, errors: list[str]) -> list[Path]:
+    """The Security posture tab with each kind of detail in its dock: an unhealthy recommendation, a
+    jailbreak alert on a deployment whose Jailbreak shield is off, and a subscription without threat
+    protection for AI (its guidance, accounts and the per-account action). A pick the data lacks is
+    skipped; a PNG that cannot be saved goes to ``errors``."""
+    from fcdesk.models.security import JAILBREAK_KEY, alert_targets, is_unhealthy, shield_off
+
+    tab = window.tab("security")
+    window.show_tab("security")
+    inv = window.context.inventory
+
+    def shield_is_off(alert: Any) -> bool:
+        hit = alert_targets(inv, alert)
+        return hit.exact and any(shield_off(inv.effective(d).cell(JAILBREAK_KEY)) for d in hit.deployments)
+
+    # (file, table, predicates tried in order): the tab's own screenshot already shows the first row
+    picks: list[tuple[str, Any, tuple[Callable[[Any], bool], ...]]] = [
+        (
+            "4-security-recommendation",
+            tab.recommendations_table,
+            (lambda r: is_unhealthy(r) and r.severity == "Medium", is_unhealthy),
+        ),
+        ("4-security-alert", tab.alerts_table, (lambda a: a.is_prompt_attack and shield_is_off(a),)),
+        ("4-security-plan", tab.plans_table, (lambda p: not p.enabled, lambda p: True)),
+    ]
+    saved: list[Path] = []
+    for name, table, wanted in picks:
+        if not any(table.select_row_object(w) for w in wanted):
+            continue
+        _settle(app)
+        out = directory / f"{name}.png"
+        if window.grab().save(str(out)):
+            saved.append(out)
+        else:
+            errors.append(f"could not save {out}")
+    tab.select_first()
+    return saved
 
 
 def _editor_dialogs(window: Any) -> list[tuple[str, Any]]:
@@ -183,6 +223,7 @@ def _run(result: dict[str, Any], snapshot: Path | None, screenshots: Path | None
             else:
                 result["screenshots"].append(str(out))
     if screenshots is not None:
+        result["screenshots"] += [str(p) for p in _security_docks(window, app, screenshots, result["errors"])]
         result["screenshots"] += [str(p) for p in _wizard_pages(window, screenshots)]
     for name, widget in _dialogs(window):
         widget.show()

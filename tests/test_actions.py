@@ -209,6 +209,28 @@ def test_update_rewrites_the_assignment_in_place(
     assert entry.operation == "policyAssignment.update" and entry.before == before and entry.after == stored
 
 
+def test_an_assignment_changed_since_it_was_read_is_a_conflict(
+    demo: Scenario, audit_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = policy_named(demo, "gr-dev-baseline")
+    draft = draft_from_policy(policy)
+    draft.choices.append(ControlChoice("Profanity", (PROMPT, COMPLETION)))
+
+    async def go() -> tuple[str, list[tuple[str, str]], dict[str, Any] | None]:
+        with ArmEmulator(demo) as emu:
+            # Someone edits the assignment in the portal after fcdesk read it.
+            emu.update(policy.id, lambda body: body["properties"].update({"description": "edited elsewhere"}))
+            async with signed_in(emu, audit_path, monkeypatch) as actions:
+                with pytest.raises(ConflictError) as info:
+                    await actions.apply_policy(draft)
+            return info.value.user_message, writes(emu), emu.resource(policy.id)
+
+    message, sent, stored = run_async(go())
+    assert "changed in Azure since it was read" in message and "Nothing was written" in message
+    assert sent == [] and stored is not None and stored["properties"]["description"] == "edited elsewhere"
+    assert [e.outcome for e in audit(audit_path)] == ["conflict"]
+
+
 def test_creating_over_an_existing_assignment_is_a_conflict(
     demo: Scenario, audit_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

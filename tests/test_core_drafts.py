@@ -508,3 +508,30 @@ def test_audit_log_appends_json_lines_and_skips_damaged_ones(tmp_path: Path) -> 
         "request",
     }
     assert log.read(limit=1)[0] == [second]
+
+
+def test_editing_a_policy_keeps_what_it_checks_and_what_fcdesk_does_not_manage() -> None:
+    """An assignment made elsewhere (no overrides, some controls 'present, any setting'): an
+    unchanged edit judges every deployment as before and sends back the properties it does not own."""
+    from fcdesk.core.demo import generate
+    from fcdesk.core.inventory import Inventory
+    from fcdesk.core.normalize import guardrail_policy
+    from fcdesk.core.policy import evaluate as judge
+
+    meta, records = generate(1, 0)
+    inv = Inventory.build(meta, records)
+    for policy in inv.policies:
+        raw = next(r.body for r in records if r.kind == Kind.POLICY_ASSIGNMENT and r.id.lower() == policy.key)
+        raw = json.loads(json.dumps(raw))
+        raw["properties"]["nonComplianceMessages"] = [{"message": "Use an approved guardrail."}]
+        raw["properties"]["definitionVersion"] = "1.*.*-preview"
+        original = guardrail_policy(raw)
+        draft = draft_from_policy(original)
+        body = draft.assignment_body()["properties"]
+        assert body["nonComplianceMessages"] == [{"message": "Use an approved guardrail."}]
+        assert body["definitionVersion"] == "1.*.*-preview" and "scope" not in body
+        rewritten = guardrail_policy({"id": raw["id"], "name": raw["name"], "properties": body})
+        for dep in inv.deployments:
+            eff = inv.effective(dep)
+            before, after = judge(original, eff), judge(rewritten, eff)
+            assert before.passed == after.passed and before.failed_references == after.failed_references

@@ -616,7 +616,9 @@ def test_review_shows_the_summary_and_the_what_if_of_the_core(make_wizard, qtbot
     assert expected.violating and expected.excepted  # the scenario exercises both
     assert review.what_if == expected
     assert review.headline.text() == expected.headline
-    assert review.summary.toPlainText() == "\n".join(draft.summary_lines())
+    names = {k: sub.display_name for k, sub in demo.subscriptions.items()}
+    assert review.summary.toPlainText() == "\n".join(draft.summary_lines(names))
+    assert "Scope: Subscription Contoso AI Production (" in review.summary.toPlainText()
     assert review.summary.isReadOnly()
     by_control = [(r[0], r[1]) for r in table_rows(review.by_control_table)]
     assert by_control == list(expected.by_control)

@@ -1,4 +1,5 @@
-"""The Security posture tab: recommendations, alerts, plans, the dock, and the write gates.
+"""The Security posture tab: recommendations, alerts, plans, the dock, portal links per cloud, and
+the write gates (offline, selection, rights).
 
 Records are hand-written in the shapes of ``shared/azure-examples/security`` (assessments with their
 assessmentMetadata, alerts, the "AI" pricing) and ``cognitiveservices`` (defenderForAISettings).
@@ -6,6 +7,7 @@ assessmentMetadata, alerts, the "AI" pricing) and ``cognitiveservices`` (defende
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,14 +15,19 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QBrush, QGuiApplication
 from PySide6.QtWidgets import QLabel
 
+from fcdesk.azure.clouds import CLOUDS
 from fcdesk.core.demo import generate
 from fcdesk.core.inventory import Inventory, Scope
 from fcdesk.core.model import Alert, Recommendation
-from fcdesk.core.records import Kind, RawRecord, Source
+from fcdesk.core.portal import CUSTOM_CLOUD_REASON, PORTALS
+from fcdesk.core.records import Kind, RawRecord, SnapshotMeta, Source
 from fcdesk.models.palette import LIGHT
 from fcdesk.models.security import (
+    AI_PROTECTION_DOCS,
+    DEFENDER_FOR_CLOUD_DOCS,
     ENABLE_GUIDANCE,
     PURVIEW_NOTE,
+    AccountModel,
     AlertModel,
     PlanModel,
     RecommendationModel,
@@ -29,18 +36,34 @@ from fcdesk.models.security import (
     alert_deployment_name,
     plan_rows,
 )
-from fcdesk.models.workspace import OFFLINE_REASON, SnapshotInfo, WorkspaceContext
-from fcdesk.views.security_tab import SELECT_SUBSCRIPTION, SecurityTab
+from fcdesk.models.workspace import (
+    CHECKING_REASON,
+    DEFENDER_ACCOUNT_RIGHTS,
+    OFFLINE_REASON,
+    PURVIEW_RIGHTS,
+    SECURITY_RIGHTS,
+    SnapshotInfo,
+    WorkspaceContext,
+)
+from fcdesk.views.security_tab import (
+    ACCOUNT_ALREADY_ON,
+    PLAN_ALREADY_ON,
+    SELECT_SUBSCRIPTION,
+    SecurityTab,
+)
 from fcdesk.views.widgets import DataTable
 from tests.helpers import builders as b
 
 SUB_A = "bbbbbbbb-2222-4000-8000-00000000000a"
 SUB_B = "bbbbbbbb-2222-4000-8000-00000000000b"
 SUB_C = "bbbbbbbb-2222-4000-8000-00000000000c"
+SUB_D = "bbbbbbbb-2222-4000-8000-00000000000d"
 ACCT_PROD = b.account_id(SUB_A, "rg-ai", "acct-prod")
 ACCT_TWO = b.account_id(SUB_A, "rg-ai", "acct-two")
 ACCT_DEV = b.account_id(SUB_B, "rg-dev", "acct-dev")
 ACCT_C = b.account_id(SUB_C, "rg-c", "acct-c")
+ACCT_D = b.account_id(SUB_D, "rg-d", "acct-d")
+TENANT = "cccccccc-3333-4000-8000-000000000001"
 STORAGE = f"/subscriptions/{SUB_A}/resourceGroups/rg-ai/providers/Microsoft.Storage/storageAccounts/stlogs"
 VM = f"/subscriptions/{SUB_A}/resourceGroups/rg-ai/providers/Microsoft.Compute/virtualMachines/vm1"
 K_LOCAL, K_NET, K_DIAG, K_STORAGE = (
@@ -163,17 +186,20 @@ def _defender(acct: str, state: str) -> RawRecord:
 
 def _records() -> list[RawRecord]:
     """A "Contoso Prod" (Defender for AI Standard, Purview on), B "Contoso Dev" (Free), C "Contoso
-    Sandbox" (no AI pricing at all). Attention: 2 Unhealthy High recommendations + 2 Active High alerts."""
+    Sandbox" (no AI pricing, but Defender for Cloud assesses it), D "Contoso Empty" (no Defender for
+    Cloud at all). Attention: 2 Unhealthy High recommendations + 2 Active High alerts."""
     shields_on = [b.flt("Jailbreak", "Prompt"), b.flt("Indirect Attack", "Prompt")]
     shields_off = [b.flt("Jailbreak", "Prompt", enabled=False, blocking=False)]
     return [
         b.subscription(SUB_A, "Contoso Prod"),
         b.subscription(SUB_B, "Contoso Dev"),
         b.subscription(SUB_C, "Contoso Sandbox"),
+        b.subscription(SUB_D, "Contoso Empty"),
         b.account(ACCT_PROD),
         b.account(ACCT_TWO),
         b.account(ACCT_DEV),
         b.account(ACCT_C),
+        b.account(ACCT_D),
         b.rai_policy(ACCT_PROD, "shielded", shields_on),
         b.rai_policy(ACCT_PROD, "open", shields_off),
         b.deployment(ACCT_PROD, "gpt-shielded", "shielded"),
@@ -245,6 +271,11 @@ def inventory() -> Inventory:
     return b.inventory(_records())
 
 
+def _inventory_in(cloud: str) -> Inventory:
+    meta = SnapshotMeta(captured_at=b.CAPTURED_AT, source=Source.LIVE, tenant_id=TENANT, cloud=cloud)
+    return Inventory.build(meta, _records())
+
+
 @pytest.fixture
 def context(qapp, inventory: Inventory) -> WorkspaceContext:
     return WorkspaceContext(inventory, SnapshotInfo(None, Source.DEMO))
@@ -300,6 +331,36 @@ def _select_plan(tab: SecurityTab, sub: str) -> None:
     assert tab.plans_table.select_row_object(lambda p: p.subscription.subscription_id == sub)
 
 
+def _accounts(tab: SecurityTab) -> list[tuple[str, ...]]:
+    t = tab.view.plan.accounts_table
+    headers = ("Account", "Threat protection")
+    return [tuple(_texts(t, h)[r] for h in headers) for r in range(t.proxy.rowCount())]
+
+
+@dataclass(frozen=True)
+class _Answer:
+    allowed: bool
+    reason: str = ""
+
+
+def _signed_in(context: WorkspaceContext, answers: dict[str, _Answer]) -> list[tuple[str, str]]:
+    """Live data and a rights checker answering per kind of write; returns the checks asked for."""
+    asked: list[tuple[str, str]] = []
+
+    async def checker(kind: str, scope: str) -> _Answer:
+        asked.append((kind, scope))
+        return answers[kind]
+
+    context.set_inventory(context.inventory, SnapshotInfo(None, Source.LIVE, live=True))
+    context.set_rights_checker(checker)
+    return asked
+
+
+def _checked(tab: SecurityTab) -> bool:
+    buttons = (tab.enable_button, tab.purview_button, tab.view.plan.account_button)
+    return all(b.toolTip() != CHECKING_REASON for b in buttons)
+
+
 # ------------------------------------------------------------------------------------ models
 
 
@@ -310,13 +371,17 @@ def test_models_pass_the_qt_model_tester(qtmodeltester, inventory: Inventory) ->
     am = AlertModel(LIGHT)
     am.set_rows(inventory.alerts)
     qtmodeltester.check(am)
+    plans = plan_rows(inventory)
     pm = PlanModel(LIGHT)
-    pm.set_rows(plan_rows(inventory))
+    pm.set_rows(plans)
     qtmodeltester.check(pm)
+    acm = AccountModel(LIGHT)
+    acm.set_rows([a for p in plans for a in p.accounts])
+    qtmodeltester.check(acm)
     sm = ShieldModel(LIGHT)
     sm.set_rows([ShieldRow(d, inventory.effective(d)) for d in inventory.deployments])
     qtmodeltester.check(sm)
-    assert (rm.rowCount(), am.rowCount(), pm.rowCount(), sm.rowCount()) == (6, 5, 3, 5)
+    assert (rm.rowCount(), am.rowCount(), pm.rowCount(), acm.rowCount(), sm.rowCount()) == (6, 5, 4, 5, 5)
 
 
 def test_tab_contract(tab: SecurityTab) -> None:
@@ -325,6 +390,8 @@ def test_tab_contract(tab: SecurityTab) -> None:
     assert tab.findChild(DataTable, "alertsTable") is tab.alerts_table
     assert tab.findChild(DataTable, "plansTable") is tab.plans_table
     assert tab.rows_shown() == 6
+    for table in (*tab._tables(), tab.view.plan.accounts_table, tab.view.alert.shields_table):
+        assert table.isSortingEnabled() and table.accessibleName()
 
 
 def test_only_ai_resources_are_shown(tab: SecurityTab) -> None:
@@ -334,6 +401,25 @@ def test_only_ai_resources_are_shown(tab: SecurityTab) -> None:
     assert "stlogs" not in _texts(tab.recommendations_table, "Resource")
     assert "acct-prod" in _texts(tab.recommendations_table, "Resource")  # the account name, not the id
     assert {a.name for a in tab.alerts_table.proxy.visible_rows()} == {"a1", "a2", "a3", "a4"}  # no VM alert
+
+
+def test_recommendation_columns(tab: SecurityTab) -> None:
+    t = tab.recommendations_table
+    assert [c.header for c in t.source_model.columns] == [
+        "Recommendation",
+        "Resource",
+        "Severity",
+        "Status",
+        "Category",
+    ]
+    key_access = "AI resources should have key access disabled"
+    row = [
+        _cell(t, lambda r: r.resource_id == ACCT_DEV and r.name == K_LOCAL, h)
+        for h in ("Recommendation", "Resource", "Severity", "Status", "Category")
+    ]
+    assert row == [key_access, "acct-dev", "High", "Unhealthy", "IdentityAndAccess"]
+    t.sortByColumn(_col(t, "Category"), Qt.SortOrder.AscendingOrder)
+    assert _texts(t, "Category")[0] == "IdentityAndAccess" and _texts(t, "Category")[-1] == "Networking"
 
 
 def test_severity_sorts_high_first_not_alphabetically(tab: SecurityTab) -> None:
@@ -353,62 +439,117 @@ def test_severity_sorts_high_first_not_alphabetically(tab: SecurityTab) -> None:
 
 
 def test_title_counts_what_needs_attention(qtbot, tab: SecurityTab, context: WorkspaceContext) -> None:
-    assert tab.title() == "Security posture (4)"
+    assert tab.title() == "Security posture (4 high)"
     with qtbot.waitSignal(tab.titleChanged, timeout=1000) as blocker:
         context.set_scope(Scope(frozenset({SUB_B})))
-    assert blocker.args == ["Security posture (1)"]
+    assert blocker.args == ["Security posture (1 high)"]
     assert tab.rows_shown() == 1
     with qtbot.waitSignal(tab.titleChanged, timeout=1000) as blocker:
         context.set_scope(Scope(frozenset({SUB_C})))
-    assert blocker.args == ["Security posture (1)"]  # the Active High alert; its recommendation is Healthy
+    assert blocker.args == [
+        "Security posture (1 high)"
+    ]  # the Active High alert; its recommendation is Healthy
+    with qtbot.waitSignal(tab.titleChanged, timeout=1000) as blocker:
+        context.set_scope(Scope(frozenset({SUB_D})))
+    assert blocker.args == ["Security posture"]  # nothing needs attention: no count
     context.set_scope(Scope())
-    assert tab.title() == "Security posture (4)"
+    assert tab.title() == "Security posture (4 high)"
 
 
-def test_alerts_table_marks_prompt_attacks(tab: SecurityTab) -> None:
+def test_alerts_table(tab: SecurityTab) -> None:
     t = tab.alerts_table
-    assert _cell(t, lambda a: a.name == "a1", "Alert") == "[Jailbreak] A Jailbreak attempt was detected"
+    assert [c.header for c in t.source_model.columns] == [
+        "Severity",
+        "Time",
+        "Alert",
+        "Type",
+        "Resource",
+        "Status",
+    ]
+    a1 = [_cell(t, lambda a: a.name == "a1", c.header) for c in t.source_model.columns]
+    assert a1 == [
+        "High",
+        "2026-11-26 07:10 UTC",
+        "[Jailbreak] A Jailbreak attempt was detected",
+        "AI.Azure_Jailbreak.ContentFiltering.DetectedAttempt",
+        "acct-prod / gpt-open",  # the account, and the deployment the alert names
+        "Active",
+    ]
+    assert _cell(t, lambda a: a.name == "a1", "Alert", Qt.ItemDataRole.FontRole).bold()
     assert _cell(t, lambda a: a.name == "a3", "Alert") == "Credential theft attempt"
-    assert _cell(t, lambda a: a.name == "a1", "Time") == "2026-11-26 07:10 UTC"
-    assert _cell(t, lambda a: a.name == "a1", "Resource") == "acct-prod"
+    assert _cell(t, lambda a: a.name == "a4", "Resource") == "acct-c"  # names no deployment
     assert [a.name for a in t.proxy.visible_rows()] == ["a2", "a1", "a3", "a4"]  # newest first
     t.sortByColumn(_col(t, "Severity"), Qt.SortOrder.AscendingOrder)
     assert _texts(t, "Severity") == ["High", "High", "High", "Medium"]
+    t.sortByColumn(_col(t, "Status"), Qt.SortOrder.AscendingOrder)
+    assert _texts(t, "Status")[-1] == "Resolved"  # active ones first
 
 
 def test_plans_per_subscription(tab: SecurityTab) -> None:
     t = tab.plans_table
+    headers = (
+        "Defender for Cloud",
+        "Defender for AI plan",
+        "Prompt evidence",
+        "Microsoft Purview",
+        "Accounts with Defender for AI on",
+    )
     rows = {
-        p.subscription.display_name: tuple(
-            _cell(t, lambda x, p=p: x is p, h)
-            for h in (
-                "Defender for AI plan",
-                "Prompt evidence",
-                "Microsoft Purview",
-                "Accounts with Defender for AI on",
-            )
-        )
+        p.subscription.display_name: tuple(_cell(t, lambda x, p=p: x is p, h) for h in headers)
         for p in t.proxy.visible_rows()
     }
     assert rows == {
-        "Contoso Prod": ("Standard", "On", "On", "2 of 2"),  # acct-two has no setting: follows the plan
-        "Contoso Dev": ("Free", "Off", "Off", "0 of 1"),
-        "Contoso Sandbox": ("Not enabled", "—", "Off", "0 of 1"),
+        "Contoso Prod": ("On", "Standard", "On", "On", "2 of 2"),  # acct-two has no setting: follows the plan
+        "Contoso Dev": ("On", "Free", "Off", "Off", "0 of 1"),
+        "Contoso Sandbox": ("On", "Not enabled", "—", "Off", "0 of 1"),  # no AI pricing, but assessed
+        "Contoso Empty": ("Not enabled", "Not enabled", "—", "Off", "0 of 1"),
     }
+    t.sortByColumn(_col(t, "Defender for Cloud"), Qt.SortOrder.AscendingOrder)
+    assert _texts(t, "Subscription")[0] == "Contoso Empty"
+    empty = _cell(
+        t,
+        lambda p: p.subscription.subscription_id == SUB_D,
+        "Defender for Cloud",
+        Qt.ItemDataRole.BackgroundRole,
+    )
+    assert empty == QBrush(LIGHT.fail)
 
 
 def test_banner_when_defender_is_not_enabled(tab: SecurityTab, context: WorkspaceContext) -> None:
     banner = tab.defender_banner
     assert banner.isVisibleTo(tab)
-    text = banner.label.text()
-    assert "Contoso Dev" in text and "Contoso Sandbox" in text and "Contoso Prod" not in text
-    assert text.endswith(ENABLE_GUIDANCE)
+    assert banner.label.text() == (
+        "Defender for Cloud is not enabled on Contoso Empty. Threat protection for AI is off on "
+        f"Contoso Dev, Contoso Sandbox. {ENABLE_GUIDANCE}"
+    )
+    context.set_scope(Scope(frozenset({SUB_B, SUB_C})))  # Defender for Cloud is on: only the AI advice
+    assert banner.label.text() == (
+        "Threat protection for AI is off on Contoso Dev, Contoso Sandbox. Enable threat protection for AI "
+        "services to get alerts for jailbreak attacks (billed)."
+    )
     assert ENABLE_GUIDANCE == (
-        "Enable Defender for Cloud on this subscription to get recommendations; "
-        "enable threat protection for AI services to get jailbreak alerts."
+        "Enable Defender for Cloud on the subscription to get security posture recommendations; "
+        "enable threat protection for AI services to get alerts for jailbreak attacks."
     )
     context.set_scope(Scope(frozenset({SUB_A})))
     assert not banner.isVisibleTo(tab)
+
+
+def test_empty_states(tab: SecurityTab, context: WorkspaceContext) -> None:
+    assert not tab.no_recommendations.isVisibleTo(tab) and not tab.no_alerts.isVisibleTo(tab)
+    context.set_scope(Scope(frozenset({SUB_D})))
+    assert tab.no_recommendations.isVisibleTo(tab) and tab.no_alerts.isVisibleTo(tab)
+    assert tab.no_recommendations.text() == (
+        "No Defender for Cloud recommendations for the AI resources in this scope. Defender for Cloud is "
+        "not enabled on every subscription: see the plans below."
+    )
+    assert tab.no_alerts.text().startswith("No Defender alerts on the AI resources in this scope.")
+    assert (tab.rec_group.title(), tab.alert_group.title()) == (
+        "Microsoft Defender for Cloud — recommendations (0)",
+        "Alerts (0)",
+    )
+    _select_plan(tab, SUB_D)
+    assert _accounts(tab) == [("acct-d", "Off (follows the plan)")]
 
 
 # ------------------------------------------------------------------------------------ the dock
@@ -425,22 +566,56 @@ def test_recommendation_detail_with_its_portal_link(qtbot, tab: SecurityTab, ope
     assert opened == [QUrl(REC_LINK)]
     qtbot.mouseClick(page.copy_button, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == REC_LINK
+    assert page.links.note.isHidden()
     # no azurePortalUri: the affected resource's page in the portal
     _select_rec(tab, "AI resources should have key access disabled", ACCT_DEV)
     assert page.portal_button.property("url") == f"https://portal.azure.com/#@/resource{ACCT_DEV}"
     texts = [label.text() for label in page.findChildren(QLabel)]
     assert "acct-dev (resource group rg-dev)" in texts
     assert "High" in texts and "Unhealthy" in texts and "IdentityAndAccess" in texts
+    assert page.description.text() == "AI resources should have key access disabled: why it matters."
+    assert page.remediation.text() == "Fix: AI resources should have key access disabled."
 
 
-def test_portal_base_is_a_parameter(qtbot, context: WorkspaceContext) -> None:
-    opened: list[QUrl] = []
-    tab = SecurityTab(context, colors=LIGHT, portal_base="https://portal.azure.us/", open_url=opened.append)
-    qtbot.addWidget(tab)
-    qtbot.addWidget(tab.detail)
+@pytest.mark.parametrize(
+    ("cloud", "portal"),
+    [
+        ("public", "https://portal.azure.com"),
+        ("usgov", "https://portal.azure.us"),
+        ("china", "https://portal.azure.cn"),
+    ],
+)
+def test_portal_links_follow_the_cloud(
+    qtbot, tab: SecurityTab, context: WorkspaceContext, opened: list[QUrl], cloud: str, portal: str
+) -> None:
+    context.set_inventory(_inventory_in(cloud), SnapshotInfo(None, Source.LIVE))
+    page = tab.view.recommendation
     _select_rec(tab, "AI resources should have key access disabled", ACCT_DEV)
-    qtbot.mouseClick(tab.view.recommendation.portal_button, Qt.MouseButton.LeftButton)
-    assert opened == [QUrl(f"https://portal.azure.us/#@/resource{ACCT_DEV}")]
+    url = f"{portal}/#@{TENANT}/resource{ACCT_DEV}"  # in the tenant the data came from
+    assert page.portal_button.property("url") == url
+    assert page.portal_button.isEnabled() and page.copy_button.isEnabled() and page.links.note.isHidden()
+    qtbot.mouseClick(page.portal_button, Qt.MouseButton.LeftButton)
+    assert opened == [QUrl(url)]
+    _select_rec(tab, "AI resources should have key access disabled", ACCT_PROD)
+    assert page.portal_button.property("url") == REC_LINK  # the link Azure sent is kept
+
+
+def test_a_custom_cloud_has_no_portal_link(qtbot, tab: SecurityTab, context: WorkspaceContext) -> None:
+    context.set_inventory(_inventory_in("custom"), SnapshotInfo(None, Source.LIVE))
+    assert CUSTOM_CLOUD_REASON == (
+        "No Azure portal link: this data comes from a custom cloud, whose portal fcdesk does not know."
+    )
+    _select_rec(tab, "AI resources should have key access disabled", ACCT_PROD)  # has a link of its own
+    _select_alert(tab, "a1")
+    for page in (tab.view.recommendation, tab.view.alert):
+        assert not page.portal_button.isEnabled() and not page.copy_button.isEnabled()
+        assert page.portal_button.property("url") == ""
+        assert page.links.note.text() == CUSTOM_CLOUD_REASON and not page.links.note.isHidden()
+        assert CUSTOM_CLOUD_REASON in page.portal_button.toolTip()
+
+
+def test_portals_are_those_of_the_clouds() -> None:
+    assert PORTALS == {name: cloud.portal_url for name, cloud in CLOUDS.items()}
 
 
 def test_remediation_html_is_shown_as_plain_text(tab: SecurityTab) -> None:
@@ -464,11 +639,14 @@ def test_alert_detail_shows_the_shields_of_the_deployment_hit(
     assert page.title.text() == "[Jailbreak] A Jailbreak attempt was detected"
     assert page.description.text() == "A Jailbreak attempt was detected. Investigate & respond."
     assert page.steps.text() == "1. Review the prompts in the evidence.\n2. Turn the jailbreak shield on."
+    texts = [label.text() for label in page.findChildren(QLabel)]
+    assert "AI.Azure_Jailbreak.ContentFiltering.DetectedAttempt" in texts and "Active" in texts
     assert page.target_note.text() == "The alert names the deployment 'gpt-open'."
     m = page.shields_model
-    assert [(m.index(r, 0).data(), m.index(r, 2).data()) for r in range(m.rowCount())] == [
-        ("gpt-open", "Off")
-    ]
+    assert [
+        (m.index(r, 0).data(), m.index(r, 1).data(), m.index(r, 2).data()) for r in range(m.rowCount())
+    ] == [("gpt-open", "open", "Off")]
+    assert m.index(0, 2).data(Qt.ItemDataRole.BackgroundRole) == QBrush(LIGHT.off)
     assert not page.jailbreak_banner.isHidden()
     assert page.jailbreak_banner.kind.value == "error"
     assert (
@@ -496,6 +674,39 @@ def test_alert_deployment_key(inventory: Inventory) -> None:
     assert all(alert_deployment_name(a) for a in demo.alerts)  # the demo's key is recognised
 
 
+def test_plan_detail(qtbot, tab: SecurityTab, opened: list[QUrl]) -> None:
+    page = tab.view.plan
+    _select_plan(tab, SUB_A)
+    assert tab.view.currentWidget() is page
+    assert (page.title.text(), page.subtitle.text()) == ("Contoso Prod", f"Subscription {SUB_A}")
+    assert page.guidance.isHidden() and page.cloud_docs_button.isHidden() and page.ai_docs_button.isHidden()
+    texts = [label.text() for label in page.findChildren(QLabel)]
+    for value in (
+        "Standard",
+        "2026-06-03T10:15:27.5523316Z",
+        "AIPromptEvidence: On\nAIPromptSharingWithPurview: On",
+    ):
+        assert value in texts
+    assert _accounts(tab) == [("acct-prod", "On (setting Enabled)"), ("acct-two", "On (follows the plan)")]
+
+    _select_plan(tab, SUB_C)  # Defender for Cloud assesses it, threat protection for AI is off
+    assert page.guidance.label.text().startswith(
+        "Threat protection for AI services is off on this subscription"
+    )
+    assert page.cloud_docs_button.isHidden() and not page.ai_docs_button.isHidden()
+    qtbot.mouseClick(page.ai_docs_button, Qt.MouseButton.LeftButton)
+    assert opened == [QUrl(AI_PROTECTION_DOCS)]
+
+    _select_plan(tab, SUB_D)  # no Defender for Cloud at all
+    assert (
+        page.guidance.label.text()
+        == f"Defender for Cloud is not enabled on this subscription. {ENABLE_GUIDANCE}"
+    )
+    assert not page.cloud_docs_button.isHidden()
+    qtbot.mouseClick(page.cloud_docs_button, Qt.MouseButton.LeftButton)
+    assert opened[-1] == QUrl(DEFENDER_FOR_CLOUD_DOCS)
+
+
 def test_only_one_detail_at_a_time(tab: SecurityTab) -> None:
     view = tab.view
     assert view.currentWidget() is view.placeholder
@@ -515,6 +726,18 @@ def test_only_one_detail_at_a_time(tab: SecurityTab) -> None:
     assert not tab.plans_table.selectionModel().hasSelection()
 
 
+def test_keyboard_drives_the_dock(qtbot, tab: SecurityTab) -> None:
+    tab.plans_table.setFocus()
+    qtbot.keyClick(tab.plans_table, Qt.Key.Key_Down)
+    assert tab.view.currentWidget() is tab.view.plan
+    first = tab.view.plan.title.text()
+    qtbot.keyClick(tab.plans_table, Qt.Key.Key_Down)
+    assert tab.view.plan.title.text() != first
+    tab.alerts_table.setFocus()
+    qtbot.keyClick(tab.alerts_table, Qt.Key.Key_Down)
+    assert tab.view.currentWidget() is tab.view.alert
+
+
 def test_reload_keeps_the_detail(tab: SecurityTab, context: WorkspaceContext) -> None:
     _select_alert(tab, "a1")
     context.set_scope(Scope(frozenset({SUB_A})))
@@ -529,10 +752,13 @@ def test_reload_keeps_the_detail(tab: SecurityTab, context: WorkspaceContext) ->
 
 def test_write_buttons_disabled_offline(tab: SecurityTab) -> None:
     _select_plan(tab, SUB_C)
-    for button in (tab.enable_button, tab.purview_button):
+    for button in (tab.enable_button, tab.purview_button, tab.view.plan.account_button):
         assert not button.isEnabled()
         assert button.toolTip() == OFFLINE_REASON
+    assert tab.write_reason.text() == OFFLINE_REASON  # once, though both buttons say it
+    assert tab.view.plan.account_reason.text() == OFFLINE_REASON
     assert tab.enable_button.text() == "Enable threat protection for AI…"
+    assert tab.view.plan.account_button.text() == "Enable threat protection for this account…"
     assert tab.purview_button.isCheckable()
     assert tab.purview_note.text() == PURVIEW_NOTE
     assert PURVIEW_NOTE.startswith(
@@ -544,21 +770,77 @@ def test_plan_actions_when_online(qtbot, tab: SecurityTab, context: WorkspaceCon
     context.set_write_disabled_reason(None)
     assert not tab.enable_button.isEnabled() and tab.enable_button.toolTip() == SELECT_SUBSCRIPTION
     assert not tab.purview_button.isEnabled() and tab.purview_button.toolTip() == SELECT_SUBSCRIPTION
+    assert tab.write_reason.isHidden()  # "select a subscription" goes without saying
 
     _select_plan(tab, SUB_C)
     assert tab.enable_button.isEnabled()
     with qtbot.waitSignal(tab.enableThreatProtectionRequested, timeout=1000) as blocker:
         qtbot.mouseClick(tab.enable_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [SUB_C]
-    assert not tab.purview_button.isChecked()
+    assert not tab.purview_button.isChecked() and tab.purview_button.text() == "Microsoft Purview: Off"
 
     _select_plan(tab, SUB_A)
-    assert not tab.enable_button.isEnabled()  # already on
+    assert not tab.enable_button.isEnabled() and tab.enable_button.toolTip() == PLAN_ALREADY_ON
     assert tab.purview_button.isChecked() and tab.purview_button.text() == "Microsoft Purview: On"
     with qtbot.waitSignal(tab.purviewToggleRequested, timeout=1000) as blocker:
         qtbot.mouseClick(tab.purview_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [SUB_A, False]
-    assert tab.purview_button.isChecked()  # shows Azure's state until a refresh says otherwise
+    assert tab.purview_button.isChecked()  # shows Azure's state until the written plan comes back
+    account = tab.view.plan.account_button
+    assert not account.isEnabled() and account.toolTip() == ACCOUNT_ALREADY_ON  # every account is on
+
+    _select_plan(tab, SUB_B)  # acct-dev: its setting is Disabled; picked for the button
+    assert tab.view.plan.accounts_table.current_row_object().account.name == "acct-dev"
+    assert account.isEnabled()
+    with qtbot.waitSignal(tab.enableAccountProtectionRequested, timeout=1000) as blocker:
+        qtbot.mouseClick(account, Qt.MouseButton.LeftButton)
+    assert blocker.args == [ACCT_DEV]
+
+
+def test_rights_disable_the_buttons_with_the_reason(qtbot, qloop, tab: SecurityTab, context) -> None:
+    reader = {
+        SECURITY_RIGHTS: _Answer(False, "You need Security Admin or Owner at subscription Contoso Dev."),
+        PURVIEW_RIGHTS: _Answer(False, "Turning Microsoft Purview on or off needs two things."),
+        DEFENDER_ACCOUNT_RIGHTS: _Answer(False, "You need Owner on the account."),
+    }
+    asked = _signed_in(context, reader)
+    _select_plan(tab, SUB_B)
+    qtbot.waitUntil(lambda: _checked(tab), timeout=3000)
+    for button, kind in (
+        (tab.enable_button, SECURITY_RIGHTS),
+        (tab.purview_button, PURVIEW_RIGHTS),
+        (tab.view.plan.account_button, DEFENDER_ACCOUNT_RIGHTS),
+    ):
+        assert not button.isEnabled() and button.toolTip() == reader[kind].reason
+    assert tab.write_reason.text() == (
+        f"Threat protection: {reader[SECURITY_RIGHTS].reason}\n"
+        f"Microsoft Purview: {reader[PURVIEW_RIGHTS].reason}"
+    )
+    assert not tab.write_reason.isHidden()
+    assert tab.view.plan.account_reason.text() == reader[DEFENDER_ACCOUNT_RIGHTS].reason
+    assert set(asked) == {
+        (SECURITY_RIGHTS, f"/subscriptions/{SUB_B}"),
+        (PURVIEW_RIGHTS, f"/subscriptions/{SUB_B}"),
+        (DEFENDER_ACCOUNT_RIGHTS, ACCT_DEV),
+    }
+
+
+def test_a_security_admin_may_enable_but_not_toggle_purview(qtbot, qloop, tab: SecurityTab, context) -> None:
+    no_purview = "You lack the Azure AI Account Owner role or Owner (to configure Microsoft Purview)."
+    _signed_in(
+        context,
+        {
+            SECURITY_RIGHTS: _Answer(True),
+            PURVIEW_RIGHTS: _Answer(False, no_purview),
+            DEFENDER_ACCOUNT_RIGHTS: _Answer(True),
+        },
+    )
+    _select_plan(tab, SUB_B)
+    qtbot.waitUntil(lambda: _checked(tab), timeout=3000)
+    assert tab.enable_button.isEnabled() and tab.view.plan.account_button.isEnabled()
+    assert not tab.purview_button.isEnabled() and tab.purview_button.toolTip() == no_purview
+    assert tab.write_reason.text() == f"Microsoft Purview: {no_purview}"
+    assert tab.view.plan.account_reason.isHidden()
 
 
 # ------------------------------------------------------------------------------------ demo tenant
@@ -572,7 +854,7 @@ def test_demo_tenant(qtbot, qapp) -> None:
     qtbot.addWidget(tab)
     qtbot.addWidget(tab.detail)
     assert tab.rows_shown() == len([r for r in inv.recommendations if r.on_ai_resource])
-    assert tab.title().startswith("Security posture (")
+    assert tab.title().startswith("Security posture (") and tab.title().endswith(" high)")
     assert set(_texts(tab.plans_table, "Microsoft Purview")) == {"On", "Off"}
     detected = [
         a for a in tab.alerts_table.proxy.visible_rows() if a.is_prompt_attack and a.severity == "High"

@@ -7,6 +7,7 @@ through ``fcdesk.actions.Actions`` and the SDK pipelines to the emulator, whose 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from fcdesk.core.guardrails import PROMPT, Severity
 from fcdesk.core.inventory import PolicyStatus
 from fcdesk.core.model import idkey
 from fcdesk.gui import build_window
-from fcdesk.models.workspace import CHECKING_REASON
+from fcdesk.models.workspace import CHECKING_REASON, POLICY_RIGHTS
 from fcdesk.store.audit import AuditLog
 from fcdesk.store.settings import Settings
 from fcdesk.views.main_window import MainWindow
@@ -347,3 +348,47 @@ def test_offline_snapshot_disables_every_write(window, qtbot) -> None:
     qtbot.waitUntil(lambda: not dialog.loading, timeout=5000)
     assert dialog.entries_shown() == [] and dialog.empty_state.isVisibleTo(dialog)
     dialog.close()
+
+
+def test_a_role_on_one_resource_group_enables_create(window, qtbot, monkeypatch) -> None:
+    scenario = Scenario.demo(scale=1)
+    account = scenario.of_kind("account")[0]
+    rg = account.id.split("/providers/")[0]
+    scenario.only("Reader").grant("Resource Policy Contributor", scope=rg)
+    with ArmEmulator(scenario) as emu:
+        go_live(qtbot, window, emu, monkeypatch)
+        window.show_tab("policies")
+        create = window.tab("policies").create_button
+        qtbot.waitUntil(create.isEnabled, timeout=10000)
+        # The wizard still checks the scope finally chosen: the whole subscription is refused.
+        answer = None
+
+        async def check() -> None:
+            nonlocal answer
+            answer = await window.context.rights_answer(POLICY_RIGHTS, rg.split("/resourceGroups/")[0])
+
+        task = asyncio.ensure_future(check())
+        qtbot.waitUntil(task.done, timeout=10000)
+        assert answer is not None and not answer.allowed
+        assert "Owner or Resource Policy Contributor" in answer.reason
+
+
+def test_a_failed_policy_write_reopens_the_wizard_with_what_was_entered(window, qtbot, monkeypatch) -> None:
+    scenario = Scenario.demo(scale=1)
+    faults = Faults(server_errors=[Rule(path="/policyAssignments/", method="PUT", status=500, times=None)])
+    with ArmEmulator(scenario, faults=faults) as emu:
+        go_live(qtbot, window, emu, monkeypatch)
+        policy = window.context.inventory.policies[0]
+        draft = draft_from_policy(policy)
+        draft.description = "entered by hand"
+        with qtbot.waitSignal(window.flows.writeFailed, timeout=20000) as failed:
+            window.flows.apply_policy(draft)
+        assert "server error" in failed.args[0]
+        qtbot.waitUntil(
+            lambda: window.flows.wizard is not None and window.flows.wizard.isVisible(), timeout=5000
+        )
+        again = window.flows.wizard.result_draft()
+        assert again.description == "entered by hand" and again.existing is policy
+        assert emu.resource(policy.id)["properties"].get("description") != "entered by hand"
+        assert not window.flows.busy and window.refresh_action.isEnabled()
+        window.flows.wizard.reject()

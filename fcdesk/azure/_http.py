@@ -93,6 +93,9 @@ RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504})
 BACKOFF_BASE_S = 0.4
 BACKOFF_CAP_S = 15.0
 MAX_THROTTLE_WAIT_S = 300.0  #: a longer Retry-After is shortened to this (the user can still cancel)
+#: A write waits at most this long for one throttling answer: a person is watching a busy dialog,
+#: and a write that cannot go through within a minute is better reported than silently retried.
+MAX_WRITE_THROTTLE_WAIT_S = 60.0
 _SUB_RE = re.compile(r"^(?:https?://[^/]+)?/subscriptions/([^/?#]+)", re.IGNORECASE)
 
 
@@ -528,7 +531,7 @@ class ArmHttp:
             wait = retry_after_s(headers) if status in (429, 503) else None
             if wait is None:
                 wait = backoff_s(attempt)
-            wait = min(wait, MAX_THROTTLE_WAIT_S)
+            wait = min(wait, MAX_WRITE_THROTTLE_WAIT_S if is_write else MAX_THROTTLE_WAIT_S)
             if status == 429:
                 bucket.close_for(wait)
             log.debug("retrying %s %s in %.2f s (%s)", method, urlsplit(url).path, wait, failure.code)

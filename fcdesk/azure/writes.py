@@ -6,10 +6,12 @@ its retries and throttling: a write is retried on 429 and on failures without a 
 
 - **Routing.** Each path goes through the generated client of its resource provider, with that
   package's default api-version (:func:`route`): policy assignments (``azure-mgmt-resource-policy``),
-  RAI policies and deployments (``azure-mgmt-cognitiveservices``), policy evaluation
-  (``azure-mgmt-policyinsights``). Permissions (``GET {scope}/providers/Microsoft.Authorization/
-  permissions``) have no installed package (azure-mgmt-authorization is not a dependency): they go
-  through the ``resources`` client's pipeline with api-version :data:`PERMISSIONS_API_VERSION`.
+  RAI policies, deployments and Defender for AI settings (``azure-mgmt-cognitiveservices``), policy
+  evaluation (``azure-mgmt-policyinsights``), Defender for Cloud pricings such as the ``AI`` plan
+  (``azure-mgmt-security``: the api-version its multi-API client uses for pricings). Permissions
+  (``GET {scope}/providers/Microsoft.Authorization/permissions``) have no installed package
+  (azure-mgmt-authorization is not a dependency): they go through the ``resources`` client's pipeline
+  with api-version :data:`PERMISSIONS_API_VERSION`.
 - **Long-running operations.** ``PUT`` of a deployment answers 200/201 with an
   ``Azure-AsyncOperation`` (or ``Location``) header; :meth:`ArmWriter.put` with ``wait=True``
   follows it, honouring ``Retry-After``, until ``Succeeded`` (a ``Failed``/``Canceled`` status
@@ -64,8 +66,10 @@ def route(path: str) -> tuple[str, str]:
         return "resources", PERMISSIONS_API_VERSION
     if namespace == "microsoft.authorization":
         return "policy", versions["policy"]
-    if namespace == "microsoft.cognitiveservices":
+    if namespace == "microsoft.cognitiveservices":  # defenderForAISettings included
         return "cognitive", versions["cognitive"]
+    if namespace == "microsoft.security" and resource == "pricings":
+        return "security", versions["pricings"]
     if namespace == "microsoft.policyinsights":
         return "insights", versions["trigger_evaluation"]
     return "resources", versions["resource_groups"]

@@ -16,6 +16,7 @@ No Qt, no SDK: the GUI, the CLI and the tests share this module.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -61,6 +62,8 @@ NAME_MAX = 64
 DISPLAY_NAME_MAX = 128
 DESCRIPTION_MAX = 512
 _NAME_FORBIDDEN = re.compile(r"[<>*%&:\\?.+/#\s]")
+#: Assignment properties Azure sets itself (not sent back on an edit).
+_READ_ONLY = frozenset({"scope", "assignmentType", "instanceId"})
 _SCOPE_RE = re.compile(r"^/subscriptions/[^/]+(/resourceGroups/[^/]+)?$", re.IGNORECASE)
 
 
@@ -344,29 +347,39 @@ class PolicyDraft:
         return meta
 
     def assignment_body(self) -> dict[str, Any]:
-        """The body of ``PUT {scope}/providers/Microsoft.Authorization/policyAssignments/{name}``."""
-        props: dict[str, Any] = {
-            "displayName": self.display_name.strip(),
-            "description": self.description.strip(),
-            "policyDefinitionId": INITIATIVE_ID,
-            "parameters": self.parameters(),
-            "notScopes": list(self.exceptions),
-            "enforcementMode": self.existing.enforcement_mode if self.existing is not None else "Default",
-            "metadata": self.metadata(),
-            "overrides": self.overrides(),
-        }
-        if self.existing is not None:  # keep what the wizard does not edit (e.g. an effect choice)
-            for key, value in self.existing.parameters.items():
-                if key not in props["parameters"]:
-                    props["parameters"][key] = value
+        """The body of ``PUT {scope}/providers/Microsoft.Authorization/policyAssignments/{name}``.
+
+        Editing starts from the assignment as read: a PUT replaces the whole assignment, so what
+        fcdesk does not manage (non-compliance messages, resource selectors, the definition
+        version...) is sent back unchanged.
+        """
+        props: dict[str, Any] = {}
+        if self.existing is not None:
+            props = {k: copy.deepcopy(v) for k, v in self.existing.raw_properties.items() if k not in _READ_ONLY}
+        params: dict[str, Any] = {}
+        if self.existing is not None:  # keep parameters the wizard does not edit (e.g. the effect)
+            params.update(copy.deepcopy(self.existing.parameters))
+        params.update(self.parameters())
+        props.update(
+            {
+                "displayName": self.display_name.strip(),
+                "description": self.description.strip(),
+                "policyDefinitionId": INITIATIVE_ID,
+                "parameters": params,
+                "notScopes": list(self.exceptions),
+                "enforcementMode": self.existing.enforcement_mode if self.existing is not None else "Default",
+                "metadata": self.metadata(),
+                "overrides": self.overrides(),
+            }
+        )
         return {"properties": props}
 
-    def summary_lines(self) -> list[str]:
-        """The review page's summary, one plain line each."""
+    def summary_lines(self, names: Mapping[str, str] | None = None) -> list[str]:
+        """The review page's summary, one plain line each (``names``: see :func:`scope_text`)."""
         lines = [f"Name: {self.display_name.strip()}"]
         if self.description.strip():
             lines.append(f"Description: {self.description.strip()}")
-        lines.append(f"Scope: {scope_text(self.scope)}")
+        lines.append(f"Scope: {scope_text(self.scope, names)}")
         for choice in self.choices:
             lines.append(f"Control: {choice.label}: {choice.text}")
         for req in self.kept:
@@ -375,7 +388,7 @@ class PolicyDraft:
         lines.append("Controls not listed are not checked (their initiative references are switched off).")
         if self.exceptions:
             lines.append(f"Exceptions: {len(self.exceptions)}")
-            lines += [f"  {scope_text(e)}" for e in self.exceptions]
+            lines += [f"  {scope_text(e, names)}" for e in self.exceptions]
         else:
             lines.append("Exceptions: none")
         return lines
@@ -385,8 +398,10 @@ def draft_from_policy(policy: GuardrailPolicy) -> PolicyDraft:
     """An editable copy of an existing guardrail policy."""
     checked = {k: r for k, r in policy.requirements.items() if policy.checks(k)}
     choices, kept = choices_from_requirements(checked)
-    mode_checked = policy.checks(None) and not policy.mode_requirement.permissive
-    modes = frozenset(policy.mode_requirement.allowed) if mode_checked else None
+    # Checked controls that allow any setting still require the filter to be present: kept, so
+    # that an edit does not switch their check off (and quietly change what the policy reports).
+    kept += [r for k, r in checked.items() if r.permissive and k in CONTROL_PARAMS]
+    modes = frozenset(policy.mode_requirement.allowed) if policy.checks(None) else None
     return PolicyDraft(
         display_name=policy.display_name or policy.name,
         description=policy.description,
@@ -407,11 +422,16 @@ def assignment_name_for(display_name: str, scope: str) -> str:
     return f"fcdesk-{slug}-{digest}"[:NAME_MAX]
 
 
-def scope_text(arm_id: str) -> str:
-    """A scope or exception as people say it: "Resource group rg-a (subscription 1234…)"."""
+def scope_text(arm_id: str, names: Mapping[str, str] | None = None) -> str:
+    """A scope or exception as people say it: "Resource group rg-a (subscription 1234…)".
+
+    ``names``: subscription display names by lower-case id, to say "Contoso Prod" for the GUID.
+    """
     dep = id_segment(arm_id, "deployments")
     rg = id_segment(arm_id, "resourceGroups")
     sub = id_segment(arm_id, "subscriptions") or ""
+    if names and sub.lower() in names and names[sub.lower()] != sub:
+        sub = f"{names[sub.lower()]} ({sub})" if not rg else names[sub.lower()]
     if dep:
         acct = id_segment(arm_id, "accounts") or ""
         return f"Deployment {dep} (account {acct}, resource group {rg})"

@@ -561,8 +561,10 @@ class Inventory:
         """A new inventory with some resources written or deleted (after a write by fcdesk).
 
         ``upserts`` replace the resources with the same id (deployments, RAI policies, guardrail
-        policy assignments); ``removed`` are ids that no longer exist. Azure's verdicts are kept
-        (minus those of removed assignments) and the local evaluation reflects the change at once.
+        policy assignments, the Defender for AI plan of a subscription — its ``AI`` pricing — and
+        Defender for AI settings of accounts); ``removed`` are ids that no longer exist. Azure's
+        verdicts are kept (minus those of removed assignments) and the local evaluation reflects the
+        change at once.
         ``pending``: assignment keys to mark "Pending evaluation" from that time (merged).
         """
         deleted = {idkey(r) for r in removed}
@@ -582,8 +584,8 @@ class Inventory:
                 state_count=self.state_count,
                 recommendations=self.recommendations,
                 alerts=self.alerts,
-                plans=self.plans,
-                ai_settings=self.ai_settings,
+                plans=dict(self.plans),
+                ai_settings=dict(self.ai_settings),
                 errors=list(self.errors),
                 record_count=self.record_count,
                 pending={**self.pending, **(pending or {})},
@@ -601,6 +603,12 @@ class Inventory:
                     inv.guardrails[idkey(rail.id)] = rail
                 elif rec.kind == Kind.POLICY_ASSIGNMENT and nz.is_guardrail_assignment(rec.body):
                     inv.policies.append(nz.guardrail_policy(rec.body))
+                elif rec.kind == Kind.PRICING and str(rec.body.get("name", "")).lower() == "ai":
+                    plan = nz.pricing(rec.body)
+                    inv.plans[plan.subscription_id.lower()] = plan
+                elif rec.kind == Kind.DEFENDER_AI_SETTING:
+                    setting = nz.defender_ai_setting(rec.body)
+                    inv.ai_settings[idkey(setting.account_id)] = setting
             inv._projects_by_account = self._projects_by_account
             for rail in inv.guardrails.values():
                 inv._rails_by_account.setdefault(idkey(rail.account_id), {})[rail.name.lower()] = rail

@@ -339,6 +339,7 @@ def guardrail_policy(body: Any) -> GuardrailPolicy:
         metadata=dict(metadata),
         disabled_references=disabled_by_overrides(p.get("overrides")),
         raw_overrides=list(p.get("overrides") or []) if isinstance(p.get("overrides"), list) else [],
+        raw_properties=dict(p),
     )
 
 

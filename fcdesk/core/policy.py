@@ -203,6 +203,9 @@ class GuardrailPolicy:
     #: their controls are not checked at all, so an absent filter does not fail them.
     disabled_references: frozenset[str] = frozenset()
     raw_overrides: list[Any] = field(default_factory=list)  #: the assignment's ``overrides`` as assigned
+    #: The assignment's ``properties`` as read: an edit keeps what fcdesk does not manage
+    #: (nonComplianceMessages, resourceSelectors, definitionVersion...), since a PUT replaces them all.
+    raw_properties: dict[str, Any] = field(default_factory=dict, repr=False)
     _content_key: tuple[object, ...] | None = field(default=None, repr=False, compare=False)
     key: str = field(default="", repr=False, compare=False)  #: lower-case id, precomputed for lookups
 

@@ -1,7 +1,9 @@
 """Table models and small derivations of the Security posture view.
 
-Defender for Cloud recommendations (AI resources only), Defender alerts, the Defender for AI plan
-per subscription, and the prompt-shield settings of the deployments an alert hit.
+Defender for Cloud recommendations (AI resources only), Defender alerts, Defender for Cloud and its
+"AI" plan (threat protection for AI services) per subscription with the Defender for AI setting of
+each account, and the prompt-shield settings of the deployments an alert hit. Portal links follow
+the cloud the data came from (:mod:`fcdesk.core.portal`).
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from fcdesk.core.model import (
     id_segment,
     idkey,
 )
+from fcdesk.core.portal import PortalLink, item_link
 from fcdesk.core.text import EMPTY, format_utc
 from fcdesk.models.palette import StateColors
 from fcdesk.models.table import Column, RowTableModel
 
-PUBLIC_PORTAL = "https://portal.azure.com"
 JAILBREAK_KEY = ("Jailbreak", PROMPT)
 INDIRECT_KEY = ("Indirect Attack", PROMPT)
 
@@ -35,13 +37,21 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "informational": 3}
 
 NOT_ENABLED = "Not enabled"
 ENABLE_GUIDANCE = (
-    "Enable Defender for Cloud on this subscription to get recommendations; "
-    "enable threat protection for AI services to get jailbreak alerts."
+    "Enable Defender for Cloud on the subscription to get security posture recommendations; "
+    "enable threat protection for AI services to get alerts for jailbreak attacks."
 )
+AI_GUIDANCE = "Enable threat protection for AI services to get alerts for jailbreak attacks (billed)."
+#: Microsoft's how-tos the guidance points at (the same pages serve every cloud).
+DEFENDER_FOR_CLOUD_DOCS = "https://learn.microsoft.com/azure/defender-for-cloud/connect-azure-subscription"
+AI_PROTECTION_DOCS = "https://learn.microsoft.com/azure/defender-for-cloud/ai-onboarding"
 PURVIEW_NOTE = (
     "No public API backs the portal toggle; fcdesk uses the AIPromptSharingWithPurview extension of the "
     "Defender for AI plan, which also enables the billed plan."
 )
+
+
+def _on_off(value: bool) -> str:
+    return "On" if value else "Off"
 
 
 def severity_rank(word: str) -> int:
@@ -53,15 +63,14 @@ def account_name(resource_id: str) -> str:
     return id_segment(resource_id, "accounts") or resource_id.rstrip("/").rsplit("/", 1)[-1] or resource_id
 
 
-def portal_url(rec: Recommendation, portal_base: str = PUBLIC_PORTAL) -> str:
-    """The assessment's own portal link, else the affected resource's page in the portal."""
-    if rec.portal_link:
-        return rec.portal_link
-    return resource_url(rec.resource_id or rec.id, portal_base)
+def recommendation_link(rec: Recommendation, cloud: str, tenant_id: str = "") -> PortalLink:
+    """The assessment's own portal link, else the affected resource's page in the cloud's portal."""
+    return item_link(rec.portal_link, rec.resource_id or rec.id, cloud, tenant_id)
 
 
-def resource_url(resource_id: str, portal_base: str = PUBLIC_PORTAL) -> str:
-    return f"{portal_base.rstrip('/')}/#@/resource{resource_id}"
+def alert_link(alert: Alert, cloud: str, tenant_id: str = "") -> PortalLink:
+    """The alert's own portal link, else its first resource's page in the cloud's portal."""
+    return item_link(alert.portal_link, alert.resource_ids[0] if alert.resource_ids else "", cloud, tenant_id)
 
 
 def is_unhealthy(rec: Recommendation) -> bool:
@@ -88,8 +97,19 @@ def alert_tag(alert: Alert) -> str:
 
 
 def alert_text(alert: Alert) -> str:
+    """The alert's name, tagged "[Jailbreak]" / "[Prompt attack]" for prompt attacks."""
     tag = alert_tag(alert)
     return f"[{tag}] {alert.display_name}" if tag else alert.display_name
+
+
+def alert_resource_text(alert: Alert) -> str:
+    """The accounts an alert concerns, with the deployment hit when known: "acct-prod / gpt-4o"."""
+    named = alert_deployment_name(alert)
+    parts = []
+    for rid in alert.resource_ids:
+        deployment = id_segment(rid, "deployments") or (named if len(alert.resource_ids) == 1 else None)
+        parts.append(account_name(rid) + (f" / {deployment}" if deployment else ""))
+    return ", ".join(parts) or alert.compromised_entity or EMPTY
 
 
 def _norm(key: str) -> str:
@@ -167,18 +187,28 @@ class ShieldRow:
 
 @dataclass(slots=True)
 class AccountDefender:
+    """Threat protection for AI on one account: its Defender for AI setting, or the plan it follows."""
+
     account: Account
     state: str  #: the defenderForAISettings state, or "" when the account has none
     on: bool
 
+    @property
+    def protection_text(self) -> str:
+        """ "On (setting Enabled)", "Off (follows the plan)"."""
+        return _on_off(self.on) + (f" (setting {self.state})" if self.state else " (follows the plan)")
+
 
 @dataclass(slots=True)
 class PlanRow:
-    """The Defender for AI plan of one subscription and the per-account settings under it."""
+    """Defender for Cloud, its "AI" plan and the per-account settings under it, for one subscription."""
 
     subscription: Subscription
     plan: DefenderPlan | None
     accounts: list[AccountDefender] = field(default_factory=list)
+    #: Defender for Cloud answers for the subscription: its AI pricing could be read, or it assessed
+    #: something there (a recommendation on any resource).
+    defender_for_cloud: bool = False
 
     @property
     def plan_text(self) -> str:
@@ -187,12 +217,33 @@ class PlanRow:
         return "Standard" if self.plan.enabled else (self.plan.tier or "Free")
 
     @property
+    def cloud_text(self) -> str:
+        return "On" if self.defender_for_cloud else NOT_ENABLED
+
+    @property
     def enabled(self) -> bool:
+        """Threat protection for AI services (the plan's Standard tier) is on."""
         return self.plan is not None and self.plan.enabled
+
+    @property
+    def purview(self) -> bool:
+        return self.plan is not None and self.plan.purview
 
     @property
     def accounts_on(self) -> int:
         return sum(1 for a in self.accounts if a.on)
+
+    @property
+    def guidance(self) -> str:
+        """What to do when Defender for Cloud or threat protection for AI is off ("" when both are on)."""
+        if not self.defender_for_cloud:
+            return f"Defender for Cloud is not enabled on this subscription. {ENABLE_GUIDANCE}"
+        if not self.enabled:
+            return (
+                "Threat protection for AI services is off on this subscription: Defender raises no "
+                "jailbreak alerts for its AI resources. Enable it to get them (billed)."
+            )
+        return ""
 
 
 def plan_rows(inventory: Inventory, scope: Scope = ALL) -> list[PlanRow]:
@@ -217,11 +268,15 @@ def plan_rows(inventory: Inventory, scope: Scope = ALL) -> list[PlanRow]:
         subs = [
             s for s in subs if acct is not None and s.subscription_id.lower() == acct.subscription_id.lower()
         ]
+    assessed = {
+        (r.subscription_id or id_segment(r.id, "subscriptions") or "").lower()
+        for r in inventory.recommendations
+    }
     rows = []
     for sub in subs:
         sid = sub.subscription_id.lower()
         plan = inventory.plans.get(sid)
-        row = PlanRow(sub, plan)
+        row = PlanRow(sub, plan, defender_for_cloud=plan is not None or sid in assessed)
         for acct in accounts:
             if acct.subscription_id.lower() != sid:
                 continue
@@ -237,14 +292,11 @@ def plan_rows(inventory: Inventory, scope: Scope = ALL) -> list[PlanRow]:
 
 
 def attention_count(recs: list[Recommendation], alerts: list[Alert]) -> int:
+    """What the tab's title counts: unhealthy High recommendations and active High alerts."""
     return sum(1 for r in recs if needs_attention(r)) + sum(1 for a in alerts if needs_attention(a))
 
 
 # ------------------------------------------------------------------------------------------ models
-
-
-def _on_off(value: bool) -> str:
-    return "On" if value else "Off"
 
 
 class RecommendationModel(RowTableModel[Recommendation]):
@@ -285,7 +337,7 @@ class RecommendationModel(RowTableModel[Recommendation]):
 
 
 class AlertModel(RowTableModel[Alert]):
-    COL_SEVERITY, COL_TIME, COL_ALERT, COL_RESOURCE, COL_STATUS = range(5)
+    COL_SEVERITY, COL_TIME, COL_ALERT, COL_TYPE, COL_RESOURCE, COL_STATUS = range(6)
 
     def __init__(self, colors: StateColors, parent: Any = None) -> None:
         self.colors = colors
@@ -298,21 +350,23 @@ class AlertModel(RowTableModel[Alert]):
                     sort_key=lambda a: severity_rank(a.severity),
                     background=lambda a: c.severity(a.severity),
                 ),
-                Column("Time", lambda a: format_utc(a.time), sort_key=lambda a: a.time, width=140),
+                Column("Time", lambda a: format_utc(a.time), sort_key=lambda a: a.time, width=160),
                 Column(
                     "Alert",
                     alert_text,
-                    tooltip=lambda a: a.display_name + (f"\n{a.alert_type}" if a.alert_type else ""),
+                    tooltip=lambda a: a.display_name,
                     bold=lambda a: a.is_prompt_attack,
-                    width=380,
+                    width=320,
                 ),
                 Column(
-                    "Resource",
-                    lambda a: (
-                        ", ".join(account_name(r) for r in a.resource_ids) or a.compromised_entity or EMPTY
-                    ),
-                    tooltip=lambda a: "\n".join(a.resource_ids),
-                    width=180,
+                    "Type",
+                    lambda a: a.alert_type or EMPTY,
+                    tooltip=lambda a: a.alert_type,
+                    width=200,
+                    header_tooltip="Defender's alert type (alertType).",
+                ),
+                Column(
+                    "Resource", alert_resource_text, tooltip=lambda a: "\n".join(a.resource_ids), width=180
                 ),
                 Column(
                     "Status",
@@ -325,7 +379,7 @@ class AlertModel(RowTableModel[Alert]):
 
 
 class PlanModel(RowTableModel[PlanRow]):
-    COL_SUBSCRIPTION, COL_PLAN, COL_EVIDENCE, COL_PURVIEW, COL_ACCOUNTS = range(5)
+    COL_SUBSCRIPTION, COL_CLOUD, COL_PLAN, COL_EVIDENCE, COL_PURVIEW, COL_ACCOUNTS = range(6)
 
     def __init__(self, colors: StateColors, parent: Any = None) -> None:
         self.colors = colors
@@ -339,6 +393,14 @@ class PlanModel(RowTableModel[PlanRow]):
                     width=220,
                 ),
                 Column(
+                    "Defender for Cloud",
+                    lambda p: p.cloud_text,
+                    sort_key=lambda p: p.defender_for_cloud,
+                    background=lambda p: None if p.defender_for_cloud else c.fail,
+                    tooltip=lambda p: p.guidance if not p.defender_for_cloud else "",
+                    width=140,
+                ),
+                Column(
                     "Defender for AI plan",
                     lambda p: p.plan_text,
                     sort_key=lambda p: (p.enabled, p.plan is not None),
@@ -347,6 +409,7 @@ class PlanModel(RowTableModel[PlanRow]):
                         f"Threat protection for AI services: {p.plan_text}"
                         + (f", enabled {p.plan.enablement_time}" if p.plan and p.plan.enablement_time else "")
                     ),
+                    header_tooltip="The Defender for Cloud plan 'AI' (threat protection for AI services).",
                     width=150,
                 ),
                 Column(
@@ -358,21 +421,51 @@ class PlanModel(RowTableModel[PlanRow]):
                 ),
                 Column(
                     "Microsoft Purview",
-                    lambda p: _on_off(p.plan.purview if p.plan else False),
+                    lambda p: _on_off(p.purview),
                     width=140,
-                    sort_key=lambda p: p.plan.purview if p.plan else False,
+                    sort_key=lambda p: p.purview,
                     header_tooltip="AIPromptSharingWithPurview extension of the Defender for AI plan.",
                 ),
                 Column(
                     "Accounts with Defender for AI on",
                     lambda p: f"{p.accounts_on} of {len(p.accounts)}",
                     sort_key=lambda p: (p.accounts_on, len(p.accounts)),
-                    tooltip=lambda p: "\n".join(
-                        f"{a.account.name}: {'on' if a.on else 'off'}"
-                        + (f" (setting {a.state})" if a.state else " (follows the plan)")
-                        for a in p.accounts
-                    ),
+                    tooltip=lambda p: "\n".join(f"{a.account.name}: {_on_off(a.on)}" for a in p.accounts),
                     align_center=True,
+                ),
+            ],
+            parent,
+        )
+
+
+class AccountModel(RowTableModel[AccountDefender]):
+    """The accounts of one subscription and whether Defender for AI protects each (the plan's dock).
+
+    Two columns, to fit the dock: the account (its id and resource group in the tooltip) and its
+    threat protection with where that comes from: "Off (setting Disabled)", "On (follows the plan)".
+    """
+
+    COL_ACCOUNT, COL_PROTECTION = range(2)
+
+    def __init__(self, colors: StateColors, parent: Any = None) -> None:
+        self.colors = colors
+        c = colors
+        super().__init__(
+            [
+                Column(
+                    "Account",
+                    lambda a: a.account.name,
+                    tooltip=lambda a: f"{a.account.id}\nResource group {a.account.resource_group}",
+                ),
+                Column(
+                    "Threat protection",
+                    lambda a: a.protection_text,
+                    sort_key=lambda a: (a.on, a.state.casefold()),
+                    background=lambda a: c.ok if a.on else c.fail,
+                    header_tooltip=(
+                        "Defender for AI on the account: its defenderForAISettings state, or without one "
+                        "the subscription's plan."
+                    ),
                 ),
             ],
             parent,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,11 +25,15 @@ OFFLINE_REASON = "Offline snapshot: sign in to make changes"
 #: Shown on every write action when live data is shown but no writer is available (no actions service).
 LIVE_REASON = "Changes are not available in this session"
 CHECKING_REASON = "Checking your permissions…"
+REFRESH_REASON = "A refresh is running: changes wait until it has finished"
+#: A permission check that failed (not a "no") is asked again after this many seconds.
+RETRY_FAILED_CHECK_S = 30.0
 
 #: Kinds of write whose rights are checked per scope.
 POLICY_RIGHTS = "policy"  #: create/edit/delete guardrail policies at a subscription or resource group
 GUARDRAIL_RIGHTS = "guardrail"  #: edit guardrails and deployments of an account
 SECURITY_RIGHTS = "security"  #: Defender plans and settings at a subscription
+DEFENDER_ACCOUNT_RIGHTS = "defender-account"  #: the Defender for AI setting of an account
 PURVIEW_RIGHTS = "purview"  #: the Purview extension at a subscription
 
 
@@ -72,8 +77,11 @@ class WorkspaceContext(QObject):
         self._rights: dict[tuple[str, str], RightsAnswer] = {}
         self._checking: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._cancelled: set[asyncio.Future[None]] = set()
+        self._answered_at: dict[tuple[str, str], float] = {}
+        self._busy_reason: str | None = None
         #: assignment key → time fcdesk wrote something it governs; carried over to new inventories
         self.pending: dict[str, datetime] = {}
+        self._apply_write_reason()
 
     @property
     def inventory(self) -> Inventory:
@@ -133,7 +141,15 @@ class WorkspaceContext(QObject):
     @property
     def write_disabled_reason(self) -> str | None:
         """Why writes are unavailable (shown on every write action), or None when they are possible."""
+        if self._write_reason is None and self._busy_reason is not None:
+            return self._busy_reason
         return self._write_reason
+
+    def set_busy_reason(self, reason: str | None) -> None:
+        """Hold writes for a while (a refresh is running: its data would replace what was written)."""
+        if reason != self._busy_reason:
+            self._busy_reason = reason
+            self.scopeChanged.emit()
 
     def set_write_disabled_reason(self, reason: str | None) -> None:
         self._write_reason = reason
@@ -169,6 +185,9 @@ class WorkspaceContext(QObject):
             return None
         key = (kind, scope.rstrip("/").lower())
         answer = self._rights.get(key)
+        if answer is not None and self._stale(key, answer):
+            del self._rights[key]
+            answer = None
         if answer is not None:
             return (
                 None if answer.allowed else (answer.reason or "You do not have permission to do this here.")
@@ -177,11 +196,24 @@ class WorkspaceContext(QObject):
             self._checking[key] = asyncio.ensure_future(self._check(key, scope))
         return CHECKING_REASON
 
-    async def rights_answer(self, kind: str, scope: str) -> RightsAnswer | None:
-        """The rights answer, awaiting the check if needed (None without a checker)."""
+    def _stale(self, key: tuple[str, str], answer: RightsAnswer) -> bool:
+        """A check that failed (the permissions could not be read) is asked again after a while."""
+        if getattr(answer, "checked", True):
+            return False
+        return time.monotonic() - self._answered_at.get(key, 0.0) > RETRY_FAILED_CHECK_S
+
+    async def rights_answer(self, kind: str, scope: str, *, fresh: bool = False) -> RightsAnswer | None:
+        """The rights answer, awaiting the check if needed (None without a checker).
+
+        ``fresh``: ask again if the last check failed (a "Check again" button).
+        """
         if self._checker is None:
             return None
         key = (kind, scope.rstrip("/").lower())
+        answer = self._rights.get(key)
+        failed = answer is not None and not getattr(answer, "checked", True)
+        if answer is not None and (self._stale(key, answer) or (fresh and failed)):
+            del self._rights[key]
         if key not in self._rights:
             task = self._checking.get(key)
             if task is None:
@@ -197,11 +229,12 @@ class WorkspaceContext(QObject):
             answer = await checker(key[0], scope)
         except Exception as exc:  # noqa: BLE001 - a failed check disables the action with its reason
             log.info("permission check failed: %s", type(exc).__name__)
-            answer = _Answer(False, f"Could not check your permissions: {exc}")
+            answer = _Answer(False, f"Could not check your permissions: {exc}", checked=False)
         finally:
             self._checking.pop(key, None)
         if checker is self._checker:
             self._rights[key] = answer
+            self._answered_at[key] = time.monotonic()
             self.rightsChanged.emit()
 
 
@@ -209,3 +242,4 @@ class WorkspaceContext(QObject):
 class _Answer:
     allowed: bool
     reason: str
+    checked: bool = True

@@ -590,7 +590,6 @@ class GuardrailEditor(QDialog):
                 if key is not None:
                     cell = self._groups[0][0].cell(key)
                     tip.append(cell.explanation)
-                    item.setBackground(QBrush(self.colors.cell(cell)))
             else:
                 text = f"Varies ({len(distinct)} settings)"
                 tip = [f"{d.name}: {t}" for d, t in texts]
@@ -598,6 +597,8 @@ class GuardrailEditor(QDialog):
                 self.failing_now.append(table.item(row, COL_CONTROL).text())
                 text = f"{FAIL_MARK} {text}"
                 tip += reasons
+            # Only what fails a policy is coloured: an "Off" that no policy asks about is not a failure.
+            item.setBackground(QBrush(self.colors.fail) if reasons else QBrush())
             item.setText(text)
             item.setToolTip(plain_tooltip("\n".join(tip)))
 

@@ -42,7 +42,7 @@ from fcdesk.core.gcpause import freeze_long_lived, paused_gc
 from fcdesk.core.inventory import ALL, Inventory, Scope
 from fcdesk.core.records import Source
 from fcdesk.models.palette import StateColors
-from fcdesk.models.workspace import SnapshotInfo, WorkspaceContext
+from fcdesk.models.workspace import REFRESH_REASON, SnapshotInfo, WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
 from fcdesk.views.guardrails_tab import GuardrailsTab
 from fcdesk.views.policies_tab import AssetsTab, PoliciesTab
@@ -171,7 +171,8 @@ class MainWindow(QMainWindow):
             audit=services.audit_log,
             status=lambda text: self.statusBar().showMessage(text, 20000),
         )
-        self.flows.connect_tabs(*self.workspace_tabs[:3])
+        self.flows.busyChanged.connect(lambda _busy: self._update_live_actions())
+        self.flows.connect_tabs(*self.workspace_tabs)
         self._build_menus()
 
         context.inventoryChanged.connect(self._on_inventory_changed)
@@ -626,7 +627,7 @@ class MainWindow(QMainWindow):
 
     async def run_refresh(self) -> None:
         session, choice = self.session, self.choice
-        if session is None or choice is None or self.refresher.running:
+        if session is None or choice is None or self.refresher.running or self.flows.busy:
             return
         options = choice.capture_options(self.identity)
         tenant = choice.tenant_name or (self.identity.tenant_id if self.identity else "")
@@ -634,6 +635,7 @@ class MainWindow(QMainWindow):
         try:
             await self.refresher.run(session, options, tenant_name=tenant)
         finally:
+            self.context.set_busy_reason(None)
             self._update_live_actions()
 
     def cancel_refresh(self) -> None:
@@ -641,10 +643,12 @@ class MainWindow(QMainWindow):
 
     def _on_refresh_started(self) -> None:
         self.refresh_progress.begin("Connecting…")
+        self.context.set_busy_reason(REFRESH_REASON)  # its data would replace what a write changed
         self._update_live_actions()
 
     def _on_refresh_finished(self, outcome: RefreshOutcome) -> None:
         self.refresh_progress.end()
+        self.context.set_busy_reason(None)
         result = outcome.result
         how = "cancelled" if result.cancelled else ("partial" if result.meta.partial else "complete")
         saved = f"; saved as {outcome.path.name}" if outcome.path else ""
@@ -662,20 +666,24 @@ class MainWindow(QMainWindow):
 
     def _on_refresh_failed(self, message: str) -> None:
         self.refresh_progress.end()
+        self.context.set_busy_reason(None)
         self.error_banner.show_message(f"The refresh failed: {message}")
         self._update_live_actions()
         self.refreshFailed.emit(message)
 
     def _update_live_actions(self) -> None:
         running = self.refresher.running
+        writing = self.flows.busy
         signed_in = self.session is not None
         available = self.services.session_factory is not None
         self.sign_in_action.setEnabled(available and not running)
         self.sign_in_action.setText("Sign in again…" if signed_in else "Sign in…")
-        self.refresh_action.setEnabled(signed_in and not running)
+        self.refresh_action.setEnabled(signed_in and not running and not writing)
         self.open_action.setEnabled(not running)
         if running:
             self.refresh_action.setToolTip("A refresh is running")
+        elif writing:
+            self.refresh_action.setToolTip("A change is being written to Azure")
         elif signed_in:
             self.refresh_action.setToolTip("Read the chosen subscriptions from Azure again (F5)")
         else:

@@ -379,8 +379,8 @@ class ControlsPage(QWizardPage):
         self.mode_kept = QRadioButton("", self.mode_box)
         self.mode_kept.setObjectName("modeKept")
         self.mode_kept.setAccessibleName("Modes kept as assigned")
-        if draft.modes is not None and draft.modes >= {Mode.DEFAULT, Mode.ASYNC}:
-            draft.modes = None  # every mode allowed: the same as no restriction
+        # Both modes allowed is not "any mode": the mode is still checked (an unset or unknown
+        # mode fails), so an assignment's "Default or Streaming" is kept as assigned.
         self._kept_modes = draft.modes
         for i, radio in enumerate((self.mode_any, self.mode_default, self.mode_async, self.mode_kept)):
             self.mode_group.addButton(radio, i)
@@ -839,6 +839,10 @@ class ScopePage(QWizardPage):
         if rights is None:  # the caller cannot tell (signed out): the write checks again
             if current:
                 self._show_rights(RightsState.NOT_CHECKED)
+            return
+        if not getattr(rights, "checked", True):  # the permissions could not be read: not cached
+            if current:
+                self._show_rights(RightsState.FAILED, rights.reason)
             return
         self._rights_cache[idkey(scope)] = rights
         self.dialog.rightsChecked.emit(scope, rights)
@@ -1388,9 +1392,11 @@ class ReviewPage(QWizardPage):
 
     def initializePage(self) -> None:  # noqa: N802 - Qt override
         draft = self.dialog.draft
-        lines = draft.summary_lines()
+        inv = self.dialog.inventory
+        names = {k: sub.display_name for k, sub in inv.subscriptions.items()}
+        lines = draft.summary_lines(names)
         self.summary.setPlainText("\n".join(lines))
-        shown = min(max(len(lines), 4), 10) + 1  # room for a wrapped description
+        shown = min(max(len(lines), 4), 12) + 1  # room for a wrapped description
         margins = 2 * (self.summary.frameWidth() + int(self.summary.document().documentMargin()))
         self.summary.setFixedHeight(shown * self.summary.fontMetrics().lineSpacing() + margins)
         if draft.scope_changed and draft.existing is not None:

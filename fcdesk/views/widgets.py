@@ -39,10 +39,14 @@ from fcdesk.models.workspace import CHECKING_REASON, POLICY_RIGHTS, WorkspaceCon
 class PlainLabel(QLabel):
     """A label that never interprets its text as HTML, and whose text can be selected and copied."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None, *, wrap: bool = True, muted: bool = False) -> None:
+    def __init__(
+        self, text: str = "", parent: QWidget | None = None, *, wrap: bool = True, muted: bool = False
+    ) -> None:
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        self.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
         self.setWordWrap(wrap)
         if muted:
             self.setProperty("muted", True)
@@ -83,7 +87,9 @@ def copy_rows_as_tsv(view: QTableView, *, all_columns: bool = True) -> str:
         columns = model.source().columns
         getters = [columns[c].text for c in cols]
         header = "\t".join(columns[c].header for c in cols)
-        text = "\n".join([header] + ["\t".join(g(obj) for g in getters) for obj in map(model.row_object, rows)])
+        text = "\n".join(
+            [header] + ["\t".join(g(obj) for g in getters) for obj in map(model.row_object, rows)]
+        )
     else:
         header = "\t".join(str(model.headerData(c, Qt.Orientation.Horizontal) or "") for c in cols)
         lines = [header] + ["\t".join(str(model.data(model.index(r, c)) or "") for c in cols) for r in rows]
@@ -101,7 +107,9 @@ class DataTable(QTableView):
 
     currentRowObjectChanged = Signal(object)
 
-    def __init__(self, source: RowTableModel[Any], parent: QWidget | None = None, *, object_name: str = "") -> None:
+    def __init__(
+        self, source: RowTableModel[Any], parent: QWidget | None = None, *, object_name: str = ""
+    ) -> None:
         super().__init__(parent)
         if object_name:
             self.setObjectName(object_name)
@@ -192,7 +200,8 @@ class DataTable(QTableView):
             if predicate(self.proxy.row_object(r)):
                 idx = self.proxy.index(r, self._first_visual_column())
                 self.selectionModel().setCurrentIndex(
-                    idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+                    idx,
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
                 )
                 self.scrollTo(idx)
                 return True
@@ -313,8 +322,9 @@ class WriteGate:
 
 
 def create_reason(context: WorkspaceContext) -> str | None:
-    """Why "Create policy…" is unavailable: the caller may create policies on none of the subscriptions
-    in view (a resource-group-only role shows in the wizard, which checks the chosen scope)."""
+    """Why "Create policy…" is unavailable: the caller may create guardrail policies on none of the
+    subscriptions in view, nor on any resource group in them that holds a Foundry account (a role
+    given on one resource group shows only there). The wizard checks the scope finally chosen."""
     inv = context.inventory
     subs = context.scope.subscriptions or {s.lower() for s in inv.subscriptions}
     if not subs:
@@ -322,8 +332,21 @@ def create_reason(context: WorkspaceContext) -> str | None:
     reasons = [context.rights_reason(POLICY_RIGHTS, f"/subscriptions/{sub}") for sub in sorted(subs)]
     if any(r is None for r in reasons):
         return None
-    checking = [r for r in reasons if r == CHECKING_REASON]
-    return checking[0] if checking else reasons[0]
+    if CHECKING_REASON in reasons:
+        return CHECKING_REASON
+    groups = sorted(
+        {
+            f"/subscriptions/{a.subscription_id}/resourceGroups/{a.resource_group}".lower()
+            for a in inv.accounts.values()
+            if a.subscription_id.lower() in subs
+        }
+    )
+    rg_reasons = [context.rights_reason(POLICY_RIGHTS, rg) for rg in groups]
+    if any(r is None for r in rg_reasons):
+        return None
+    if CHECKING_REASON in rg_reasons:
+        return CHECKING_REASON
+    return reasons[0]
 
 
 def write_button(text: str, tip: str = "") -> QPushButton:

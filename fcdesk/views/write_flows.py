@@ -1,4 +1,5 @@
-"""The window's write flows: create, edit and delete guardrail policies; Fix now; the audit log.
+"""The window's write flows: create, edit and delete guardrail policies; Fix now; threat protection
+for AI and Microsoft Purview (Security posture tab); the audit log.
 
 :class:`WriteFlows` connects the tabs' write signals to the dialogs (:class:`PolicyWizard`,
 :class:`GuardrailEditor`) and sends what they produce through the injected
@@ -8,13 +9,17 @@ local evaluation update at once and the policies involved show "Pending evaluati
 Azure's new verdicts arrive with a refresh. A failed write shows what happened and the targets'
 true state (re-read by :class:`Actions`); a conflict says that nothing was written.
 
+The Security posture writes (the Defender for AI plan of a subscription, an account's Defender for
+AI setting, the Purview extension of the plan) first read the resource as it is now, then ask for
+confirmation (what changes, that it is billed, the request), then write what was read as ``seen``.
+
 Every step runs on the qasync loop; no dialog blocks it (dialogs are opened with ``open()``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +31,21 @@ from qasync import asyncSlot
 from fcdesk.core.drafts import ControlChoice, PolicyDraft, draft_from_policy, scope_text
 from fcdesk.core.guardrails import BASELINE, CATALOGUE, CellState
 from fcdesk.core.inventory import Inventory, MatrixRow
-from fcdesk.core.model import Deployment, idkey
+from fcdesk.core.model import Deployment, id_segment, idkey
 from fcdesk.core.policy import GuardrailPolicy
+from fcdesk.core.records import Kind, RawRecord
 from fcdesk.models.palette import StateColors
-from fcdesk.models.workspace import GUARDRAIL_RIGHTS, POLICY_RIGHTS, WorkspaceContext
+from fcdesk.models.workspace import (
+    DEFENDER_ACCOUNT_RIGHTS,
+    GUARDRAIL_RIGHTS,
+    POLICY_RIGHTS,
+    PURVIEW_RIGHTS,
+    SECURITY_RIGHTS,
+    WorkspaceContext,
+)
 
 if TYPE_CHECKING:
-    from fcdesk.actions import Actions, WriteResult
+    from fcdesk.actions import Actions, ArmCall, WriteResult
     from fcdesk.store.audit import AuditLog
 
 log = logging.getLogger(__name__)
@@ -53,10 +66,12 @@ class WriteFlows(QObject):
     """Signals:
     written(object): a write succeeded (its :class:`~fcdesk.actions.WriteResult`), inventory patched.
     writeFailed(str): a write failed or conflicted (the message shown).
+    busyChanged(bool): a write started or ended (the window holds refreshes meanwhile).
     """
 
     written = Signal(object)
     writeFailed = Signal(str)
+    busyChanged = Signal(bool)
 
     def __init__(
         self,
@@ -77,6 +92,7 @@ class WriteFlows(QObject):
         self.wizard: Any = None  #: the open PolicyWizard, if any
         self.editor: Any = None  #: the open GuardrailEditor, if any
         self.audit_dialog: Any = None
+        self.busy = False  #: a write is being sent: one at a time
 
     # ------------------------------------------------------------------------------ wiring
 
@@ -93,11 +109,16 @@ class WriteFlows(QObject):
             return await actions.rights_for_policies(scope)
         if kind == GUARDRAIL_RIGHTS:
             return await actions.rights_for_guardrail(scope)
-        from fcdesk.actions import Rights
+        if kind == SECURITY_RIGHTS:
+            return await actions.rights_for_defender(id_segment(scope, "subscriptions") or scope)
+        if kind == PURVIEW_RIGHTS:
+            return await actions.rights_for_purview(id_segment(scope, "subscriptions") or scope)
+        if kind == DEFENDER_ACCOUNT_RIGHTS:
+            return await actions.rights_for_defender_account(scope)
+        raise ValueError(f"unknown kind of write: {kind}")
 
-        return Rights(False, "Changing Defender and Purview settings from fcdesk comes in a later version.")
-
-    def connect_tabs(self, policies: Any, assets: Any, guardrails: Any) -> None:
+    def connect_tabs(self, policies: Any, assets: Any, guardrails: Any, security: Any = None) -> None:
+        """Connect the tabs' write requests (``security``: the Security posture tab, optional)."""
         policies.createPolicyRequested.connect(lambda: self.open_wizard())
         policies.editPolicyRequested.connect(lambda p: self.open_wizard(draft_from_policy(p)))
         policies.deletePolicyRequested.connect(self.delete_policy)
@@ -106,6 +127,10 @@ class WriteFlows(QObject):
         assets.viewInBuildRequested.connect(lambda d: self.fix([d]))
         guardrails.editGuardrailRequested.connect(lambda row: self.fix([row.deployment]))
         guardrails.createPolicyFromGapsRequested.connect(self.policy_from_gaps)
+        if security is not None:
+            security.enableThreatProtectionRequested.connect(self.enable_threat_protection)
+            security.enableAccountProtectionRequested.connect(self.enable_account_protection)
+            security.purviewToggleRequested.connect(self.set_purview)
 
     def _say(self, text: str) -> None:
         self._status(text)
@@ -142,7 +167,7 @@ class WriteFlows(QObject):
         return wizard
 
     async def _wizard_rights(self, scope: str) -> Any:
-        return await self.context.rights_answer(POLICY_RIGHTS, scope)
+        return await self.context.rights_answer(POLICY_RIGHTS, scope, fresh=True)
 
     def policy_from_gaps(self, rows: list[MatrixRow]) -> Any:
         """A wizard pre-filled with Microsoft's default level for every control with a gap."""
@@ -176,13 +201,16 @@ class WriteFlows(QObject):
             box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
             box.button(QMessageBox.StandardButton.Ok).setText("Delete and re-create")
             if await _ask(box) != QMessageBox.StandardButton.Ok:
-                self._say("Nothing was changed.")
+                self._say("Nothing was changed: the wizard is open again with what you entered.")
+                self.open_wizard(draft)
                 return
         verb = "Saving" if draft.is_edit else "Creating"
         self._say(f"{verb} the guardrail policy '{draft.display_name}'…")
-        await self._run(
+        ok, _message, _partial = await self._run(
             actions.apply_policy(draft), f"Could not save the guardrail policy '{draft.display_name}'"
         )
+        if not ok:  # what was entered is not lost: the wizard opens again on it
+            self.open_wizard(draft)
 
     @asyncSlot(object)
     async def delete_policy(self, policy: GuardrailPolicy) -> None:
@@ -207,17 +235,47 @@ class WriteFlows(QObject):
             actions.delete_policy(policy), f"Could not delete the guardrail policy '{policy.label}'"
         )
 
+    def _held(self) -> bool:
+        """Whether a write may not start now (another is running, or a refresh): says why."""
+        reason = "Another change is being written: wait for it to finish." if self.busy else None
+        reason = reason or self.context.write_disabled_reason
+        if reason is not None:
+            self._say(reason)
+            return True
+        return False
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self.busy:
+            self.busy = busy
+            self.busyChanged.emit(busy)
+
     async def _run(
         self, write: Any, failure_title: str, pending: dict[str, datetime] | None = None, *, box: bool = True
-    ) -> tuple[bool, str]:
-        """Await a write; patch the inventory and say so, or show the failure. ``(ok, message)``."""
+    ) -> tuple[bool, str, bool]:
+        """Await a write; patch the inventory and say so, or show the failure.
+
+        Returns ``(ok, message, partial)``: ``partial`` when some steps were written before a failure.
+        """
+        if self._held():
+            if hasattr(write, "close"):
+                write.close()  # the coroutine is never awaited
+            return False, self.context.write_disabled_reason or "Another change is being written.", False
+        self._set_busy(True)
+        try:
+            return await self._run_write(write, failure_title, pending, box=box)
+        finally:
+            self._set_busy(False)
+
+    async def _run_write(
+        self, write: Any, failure_title: str, pending: dict[str, datetime] | None, *, box: bool
+    ) -> tuple[bool, str, bool]:
         from fcdesk.actions import ConflictError, RefusedError, WriteFailed
 
         try:
             result = await write
         except ConflictError as exc:
             self._failed(failure_title, exc.user_message, show=box)
-            return False, exc.user_message
+            return False, exc.user_message, False
         except WriteFailed as exc:
             if exc.reread or exc.removed:
                 inv = self.context.inventory.patched(exc.reread, exc.removed)
@@ -231,25 +289,27 @@ class WriteFlows(QObject):
                 else ""
             )
             self._failed(failure_title, exc.user_message + done + shown, show=box)
-            return False, exc.user_message + done
+            return False, exc.user_message + done, bool(exc.done)
         except RefusedError as exc:
             self._failed(failure_title, exc.user_message, show=box)
-            return False, exc.user_message
+            return False, exc.user_message, False
         except Exception as exc:  # noqa: BLE001 - an unexpected failure is shown, never swallowed
             log.exception("write failed")
             message = getattr(exc, "user_message", "") or f"{type(exc).__name__}: {exc}"
             self._failed(failure_title, message, show=box)
-            return False, message
+            return False, message, False
         self._patch(result, pending)
         self._say(result.message)
         self.written.emit(result)
-        return True, result.message
+        return True, result.message, False
 
     def _failed(self, title: str, message: str, *, show: bool = True) -> None:
         self._say(f"{title}.")
         self.writeFailed.emit(message)
-        if not show:
-            return
+        if show:
+            self._show_failure(title, message)
+
+    def _show_failure(self, title: str, message: str) -> None:
         box = plain_box(self.window, QMessageBox.Icon.Warning, title, message)
         box.setStandardButtons(QMessageBox.StandardButton.Ok)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -266,15 +326,30 @@ class WriteFlows(QObject):
         if len(by_account) <= 1:
             self.fix(deployments)
             return
-        labels = [f"{deps[0].account_name} ({len(deps)} deployments)" for deps in by_account.values()]
+        groups = list(by_account.values())
+        # Unique labels: two accounts may share a name in different resource groups.
+        labels = [
+            f"{deps[0].account_name} (resource group {deps[0].resource_group}, {len(deps)} deployments)"
+            for deps in groups
+        ]
         dialog = QInputDialog(self.window)
         dialog.setWindowTitle("Fix violating deployments")
-        dialog.setLabelText("Guardrails belong to an account. Fix the deployments of which account?")
+        dialog.setLabelText(
+            f"The violating deployments are on {len(groups)} accounts, and a guardrail belongs to one "
+            "account. Fix the deployments of which account first?"
+        )
         dialog.setComboBoxItems(labels)
         dialog.setComboBoxEditable(False)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        groups = list(by_account.values())
-        dialog.textValueSelected.connect(lambda text: self.fix(groups[labels.index(text)]))
+        dialog.setObjectName("fixManyDialog")
+
+        def chosen(text: str) -> None:
+            picked = groups[labels.index(text)]
+            left = sum(len(g) for g in groups) - len(picked)
+            self._say(f"{left} violating deployments on other accounts are left: fix them next.")
+            self.fix(picked)
+
+        dialog.textValueSelected.connect(chosen)
         dialog.open()
 
     @asyncSlot(object)
@@ -287,8 +362,10 @@ class WriteFlows(QObject):
         if self.editor is not None and shiboken6.isValid(self.editor) and self.editor.isVisible():
             self.editor.raise_()
             return
+        if self.busy:
+            self._say("Another change is being written: wait for it to finish.")
+            return
         actions = self.actions
-        inv = self.context.inventory
         targets = None
         if actions is not None:
             self._say("Reading the current guardrail from Azure…")
@@ -303,10 +380,10 @@ class WriteFlows(QObject):
                 self._failed("Could not read the guardrail", getattr(exc, "user_message", str(exc)))
                 return
             records = _target_records(targets)
-            if records:
-                inv = inv.patched(records)
-                self.context.set_inventory(inv, self.context.info)
+            if records:  # the inventory shown now (a refresh may have finished meanwhile)
+                self.context.set_inventory(self.context.inventory.patched(records), self.context.info)
             self._say("")
+        inv = self.context.inventory
         current = _current(inv, deployments)
         reason = self.context.write_disabled_reason
         editor = GuardrailEditor(
@@ -367,13 +444,184 @@ class WriteFlows(QObject):
             governing=sorted(governing),
             template=template if save.create else None,
         )
-        ok, message = await self._run(
+        ok, message, partial = await self._run(
             actions.apply_guardrail(change, on_progress=lambda text: _progress(editor, text)),
             f"Could not save the guardrail '{save.rai_policy_name}'",
             box=False,  # the editor shows the failure in its own banner
         )
-        if shiboken6.isValid(editor):
-            editor.save_finished(ok, message)
+        if not shiboken6.isValid(editor):
+            return
+        if partial:
+            # Part was written: the editor's "current" state and etags are out of date. Close it
+            # and say what happened; opening it again starts from Azure's true state.
+            editor.save_finished(False, message)
+            editor.done(0)
+            self._show_failure(
+                f"Could not save the guardrail '{save.rai_policy_name}'",
+                message + "\n\nThe window shows the resources as Azure has them now. Open the editor "
+                "again to continue from there.",
+            )
+            return
+        editor.save_finished(ok, message)
+
+    # ------------------------------------------------------------------------------ threat protection
+
+    @asyncSlot(str)
+    async def enable_threat_protection(self, subscription_id: str) -> None:
+        """Turn on threat protection for AI (the Defender for AI plan, Standard) for a subscription."""
+        from fcdesk.actions import BILLING_NOTE
+
+        actions = self.actions
+        if actions is None:
+            return
+        name = self.context.inventory.subscription_name(subscription_id)
+        read, current = await self._read_now(
+            actions.read_ai_plan(subscription_id), f"Could not read the Defender for AI plan of '{name}'"
+        )
+        if not read:
+            return
+        if _tier(current) == "standard":
+            self._show_as_read(Kind.PRICING, current, f"/subscriptions/{subscription_id}")
+            self._say(f"Threat protection for AI is already on for '{name}': nothing was changed.")
+            return
+        text = (
+            f"Turn on threat protection for AI services for the subscription '{name}'?\n\n"
+            f"Its Defender for AI plan goes from {_tier_text(current)} to Standard: Defender then raises "
+            "alerts for jailbreak attempts and other threats to the subscription's AI resources.\n\n"
+            + BILLING_NOTE
+        )
+        calls = actions.ai_plan_calls(subscription_id, current, enable=True)
+        if not await self._confirm(
+            actions, "Enable threat protection for AI?", text, calls, "Enable (billed)"
+        ):
+            return
+        self._say(f"Turning on threat protection for AI for '{name}'…")
+        await self._run(
+            actions.set_ai_plan(subscription_id, current, enable=True),
+            f"Could not turn on threat protection for AI for '{name}'",
+        )
+
+    @asyncSlot(str)
+    async def enable_account_protection(self, account_id: str) -> None:
+        """Turn on threat protection for AI for one account (its Defender for AI setting)."""
+        from fcdesk.actions import BILLING_NOTE
+
+        actions = self.actions
+        if actions is None:
+            return
+        name = id_segment(account_id, "accounts") or account_id
+        read, current = await self._read_now(
+            actions.read_defender_setting(account_id),
+            f"Could not read the Defender for AI setting of the account '{name}'",
+        )
+        if not read:
+            return
+        state = _state(current)
+        if state.lower() == "enabled":
+            self._show_as_read(Kind.DEFENDER_AI_SETTING, current, account_id)
+            self._say(
+                f"Threat protection for AI is already on for the account '{name}': nothing was changed."
+            )
+            return
+        text = (
+            f"Turn on threat protection for AI services for the account '{name}'?\n\n"
+            f"Its Defender for AI setting goes from {state or 'not set'} to Enabled: Defender then raises "
+            "alerts for jailbreak attempts and other threats to the account's deployments.\n\n" + BILLING_NOTE
+        )
+        calls = actions.defender_setting_calls(account_id, current, enabled=True)
+        if not await self._confirm(
+            actions, "Enable threat protection for AI?", text, calls, "Enable (billed)"
+        ):
+            return
+        self._say(f"Turning on threat protection for AI for the account '{name}'…")
+        await self._run(
+            actions.set_defender_setting(account_id, current, enabled=True),
+            f"Could not turn on threat protection for AI for the account '{name}'",
+        )
+
+    @asyncSlot(str, bool)
+    async def set_purview(self, subscription_id: str, on: bool) -> None:
+        """Turn Microsoft Purview on or off for a subscription: the AIPromptSharingWithPurview extension
+        of its Defender for AI plan (turning it on also turns the billed plan on)."""
+        from fcdesk.actions import BILLING_NOTE, PURVIEW_NOTE_WRITE
+
+        actions = self.actions
+        if actions is None:
+            return
+        name = self.context.inventory.subscription_name(subscription_id)
+        read, current = await self._read_now(
+            actions.read_ai_plan(subscription_id), f"Could not read the Defender for AI plan of '{name}'"
+        )
+        if not read:
+            return
+        plan_on = _tier(current) == "standard"
+        if (plan_on and _purview(current)) == on:
+            self._show_as_read(Kind.PRICING, current, f"/subscriptions/{subscription_id}")
+            self._say(
+                f"Microsoft Purview is already {'on' if on else 'off'} for '{name}': nothing was changed."
+            )
+            return
+        if on:
+            title, button = "Turn on Microsoft Purview?", "Turn on (billed)"
+            plan = (
+                f"Threat protection for AI is off on this subscription: this also turns its Defender for AI "
+                f"plan on ({_tier_text(current)} → Standard)."
+                if not plan_on
+                else "The Defender for AI plan is already on (Standard) and stays on."
+            )
+            text = (
+                f"Turn on Microsoft Purview for the AI interactions of the subscription '{name}'? Prompts "
+                "and responses of its Foundry apps and agents are then shared with Microsoft Purview.\n\n"
+                f"{PURVIEW_NOTE_WRITE}\n\n{plan} {BILLING_NOTE}"
+            )
+        else:
+            title, button = "Turn off Microsoft Purview?", "Turn off"
+            text = (
+                f"Turn off Microsoft Purview for the AI interactions of the subscription '{name}'? Prompts "
+                "and responses are no longer shared with Microsoft Purview.\n\n"
+                "The Defender for AI plan stays on (Standard), and billed."
+            )
+        calls = actions.ai_plan_calls(subscription_id, current, purview=on)
+        if not await self._confirm(actions, title, text, calls, button):
+            return
+        self._say(f"Turning Microsoft Purview {'on' if on else 'off'} for '{name}'…")
+        await self._run(
+            actions.set_ai_plan(subscription_id, current, purview=on),
+            f"Could not turn Microsoft Purview {'on' if on else 'off'} for '{name}'",
+        )
+
+    async def _read_now(
+        self, read: Awaitable[Mapping[str, Any] | None], failure_title: str
+    ) -> tuple[bool, Mapping[str, Any] | None]:
+        """The resource as Azure has it now (None: it does not exist): ``(read, body)``. A failed read
+        is shown and ``read`` is False: nothing is confirmed nor written on data that was not read."""
+        self._say("Reading the current setting from Azure…")
+        try:
+            body = await read
+        except Exception as exc:  # noqa: BLE001 - shown; the write is not offered on unread data
+            self._failed(failure_title, getattr(exc, "user_message", "") or f"{type(exc).__name__}: {exc}")
+            return False, None
+        self._say("")
+        return True, body
+
+    def _show_as_read(self, kind: Kind, body: Mapping[str, Any] | None, scope: str) -> None:
+        """Show a resource as just read (someone else changed it since the window's capture)."""
+        if body and body.get("id"):
+            inv = self.context.inventory.patched([RawRecord(kind, str(body["id"]), dict(body), scope)])
+            self.context.set_inventory(inv, self.context.info)
+
+    async def _confirm(self, actions: Actions, title: str, text: str, calls: list[ArmCall], ok: str) -> bool:
+        """Ask before writing: ``text`` (plain), the requests in the details; True when confirmed."""
+        endpoint = actions.cloud.arm_endpoint
+        detail = "\n\n".join(f"{c.what}:\n{c.text(endpoint)}" for c in calls)
+        box = plain_box(self.window, QMessageBox.Icon.Question, title, text, detail)
+        box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
+        box.button(QMessageBox.StandardButton.Ok).setText(ok)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if await _ask(box) == QMessageBox.StandardButton.Ok:
+            return True
+        self._say("Nothing was changed.")
+        return False
 
     # ------------------------------------------------------------------------------ audit
 
@@ -409,8 +657,6 @@ def _current(inv: Inventory, deployments: list[Deployment]) -> list[Deployment]:
 
 
 def _target_records(targets: Any) -> list[Any]:
-    from fcdesk.core.records import Kind, RawRecord
-
     out = []
     if targets.rai_policy is not None:
         body = targets.rai_policy
@@ -418,6 +664,35 @@ def _target_records(targets: Any) -> list[Any]:
     for body in targets.deployments.values():
         out.append(RawRecord(Kind.DEPLOYMENT, str(body.get("id", "")), dict(body), targets.account_id))
     return out
+
+
+def _properties(body: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    props = body.get("properties") if body else None
+    return props if isinstance(props, Mapping) else {}
+
+
+def _tier(pricing: Mapping[str, Any] | None) -> str:
+    """The AI plan's tier, lower case ("free" when there is no pricing)."""
+    return str(_properties(pricing).get("pricingTier") or "Free").lower()
+
+
+def _tier_text(pricing: Mapping[str, Any] | None) -> str:
+    return str(_properties(pricing).get("pricingTier") or "Free")
+
+
+def _purview(pricing: Mapping[str, Any] | None) -> bool:
+    """Whether the plan's AIPromptSharingWithPurview extension is on (as read; "True"/"False")."""
+    from fcdesk.actions import PURVIEW_EXTENSION
+
+    for ext in _properties(pricing).get("extensions") or []:
+        if isinstance(ext, Mapping) and str(ext.get("name", "")).lower() == PURVIEW_EXTENSION.lower():
+            return str(ext.get("isEnabled")).lower() == "true"
+    return False
+
+
+def _state(setting: Mapping[str, Any] | None) -> str:
+    """A Defender for AI setting's state ("" when there is none)."""
+    return str(_properties(setting).get("state") or "")
 
 
 async def _ask(box: QMessageBox) -> Any:

@@ -33,6 +33,9 @@ Writes (:mod:`.writes`; ``{scope}`` = ``/subscriptions/{s}[/resourceGroups/{rg}]
 
 - PUT, DELETE ``{scope}/providers/Microsoft.Authorization/policyAssignments/{name}`` (parameters of the
   guardrail initiative checked against its definition)
+- PUT ``/subscriptions/{s}/providers/Microsoft.Security/pricings/{name}`` (Defender plans: ``pricingTier``
+  Free|Standard, ``extensions`` with ``isEnabled`` "True"/"False"; Purview's ``AIPromptSharingWithPurview``
+  needs Standard); PUT, PATCH ``{acct}/defenderForAISettings/Default`` (``state`` Enabled|Disabled)
 - PUT ``{acct}/raiPolicies/{name}``; PUT (a long-running operation: ``Azure-AsyncOperation``, polled at
   ``/subscriptions/{s}/providers/Microsoft.CognitiveServices/locations/{loc}/operationResults/{id}``) and
   PATCH (``sku``, ``tags``) ``{acct}/deployments/{name}``

@@ -27,8 +27,8 @@ pricing                   ``/subscriptions/{sub}/providers/Microsoft.Security/pr
 
 Every record with an ARM id can also be fetched alone by ``GET {id}``.
 
-Deployments and RAI policies carry an ``etag`` (as ARM's do): a record without one gets a stable one
-when the scenario is built, and every write gives a new one.
+Deployments, RAI policies and Defender for AI settings carry an ``etag`` (as ARM's do): a record
+without one gets a stable one when the scenario is built, and every write gives a new one.
 
 The records are the source of truth and may change while the emulator serves them (writes, and the
 test-side helpers of the emulator): every change happens under :attr:`Scenario.lock`, replaces the
@@ -63,8 +63,8 @@ ACCOUNT_CHILDREN: dict[Kind, str] = {
     Kind.RAI_POLICY: "raipolicies",
     Kind.DEFENDER_AI_SETTING: "defenderforaisettings",
 }
-#: Kinds whose bodies carry an ``etag``.
-ETAG_KINDS = frozenset({Kind.DEPLOYMENT, Kind.RAI_POLICY})
+#: Kinds whose bodies carry an ``etag`` (pricings have none).
+ETAG_KINDS = frozenset({Kind.DEPLOYMENT, Kind.RAI_POLICY, Kind.DEFENDER_AI_SETTING})
 #: A grant: (principal, or None for every caller; scope, "/" for all; built-in role name).
 Grant = tuple[str | None, str, str]
 
@@ -477,7 +477,7 @@ EXAMPLES_NOT_SERVED: dict[str, str] = {
     "cognitiveservices/ListRaiContentFilters.json": "location-level content filter catalogue is not emulated",
     "cognitiveservices/PutDeployment.json": "a request (PUT, accepted by writes.py); GetDeployment is served",
     "cognitiveservices/PutRaiPolicy.json": "a request (PUT, accepted by writes.py); GetRaiPolicy is served",
-    "cognitiveservices/UpdateDefenderForAISetting.json": "write (PATCH), not emulated",
+    "cognitiveservices/UpdateDefenderForAISetting.json": "a request (PATCH, accepted by writes.py)",
     "cognitiveservices/UpdateDeployment.json": "a request (PATCH, accepted by writes.py)",
     "policy/createOrUpdatePolicyDefinition.json": "policy definitions are not emulated",
     "policy/createOrUpdatePolicyExemptionWithResourceSelectors.json": "exemptions are not emulated",
@@ -488,7 +488,9 @@ EXAMPLES_NOT_SERVED: dict[str, str] = {
     "policyinsights/PolicyStates_TriggerSubscriptionEvaluation.json": "a request (LRO, see writes.py)",
     "resourcegraph/ResourcesBasicQuery.json": "Resource Graph is not emulated",
     "resourcegraph/ResourcesNextPageQuery.json": "Resource Graph is not emulated",
-    "security/PutPricingByName_example.json": "write (PUT); GetPricingByName is served",
+    "security/PutPricingByName_example.json": (
+        "a request (PUT, accepted by writes.py); GetPricingByName is served"
+    ),
 }
 
 

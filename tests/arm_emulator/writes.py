@@ -11,13 +11,18 @@ accounts/{a}``; ``{scope}`` = ``/subscriptions/{s}`` or ``/subscriptions/{s}/res
   Creating/Updating, ``Azure-AsyncOperation`` and ``Retry-After: 0``; the operation answers InProgress
   for :attr:`Writes.lro_polls` polls, then Succeeded (and the deployment becomes Succeeded).
   ``PATCH`` changes ``sku`` and ``tags`` only (200).
+- ``PUT /subscriptions/{s}/providers/Microsoft.Security/pricings/{name}``: a Defender for Cloud plan
+  (Pricings_Update, api-version 2024-01-01): 200 update, 201 create, the body shaped like the published
+  example (``enablementTime``, ``freeTrialRemainingTime``, extensions with ``operationStatus``).
+- ``PUT``, ``PATCH {acct}/defenderForAISettings/Default``: 201 create, 200 update (PATCH: 200, 404 when
+  there is none), a new ``etag`` each time.
 - ``POST {scope}/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation``: evaluates
   at once (:meth:`Writes.evaluate`), answers 202 with a ``Location`` that answers 202 for
   :attr:`Writes.lro_polls` polls, then 200.
 - ``GET {scope or resource id}/providers/Microsoft.Authorization/permissions``: the caller's roles there.
 
-Deployments and RAI policies get a new ``etag`` on every write. Every write is checked against the
-scenario's role grants first (:meth:`Writes.authorize`, see :mod:`.roles`).
+Deployments, RAI policies and Defender for AI settings get a new ``etag`` on every write. Every write is
+checked against the scenario's role grants first (:meth:`Writes.authorize`, see :mod:`.roles`).
 """
 
 from __future__ import annotations
@@ -51,6 +56,13 @@ from .wire import ArmError, Reply, action_of, authorization_failed, is_read, not
 ASSIGNMENT_TYPE = "Microsoft.Authorization/policyAssignments"
 RAI_POLICY_TYPE = "Microsoft.CognitiveServices/accounts/raiPolicies"
 DEPLOYMENT_TYPE = "Microsoft.CognitiveServices/accounts/deployments"
+DEFENDER_SETTING_TYPE = "Microsoft.CognitiveServices/accounts/defenderForAISettings"
+PRICING_TYPE = "Microsoft.Security/pricings"
+#: The extension of the ``AI`` plan that is Microsoft Purview's switch (docs/azure-map.md).
+PURVIEW_EXTENSION = "AIPromptSharingWithPurview"
+_TIERS = {"free": "Free", "standard": "Standard"}
+_FLAGS = {"true": "True", "false": "False"}
+_DEFENDER_STATES = {"enabled": "Enabled", "disabled": "Disabled"}
 #: RAI policy names a deployment may use without the account defining them.
 SYSTEM_RAI_POLICY_NAMES = ("Microsoft.Default", "Microsoft.DefaultV2", "Microsoft.Nil")
 _SOURCES = ("prompt", "completion")
@@ -64,10 +76,10 @@ KIND_BY_TYPE: dict[str, Kind] = {
     "microsoft.cognitiveservices/accounts/projects": Kind.PROJECT,
     DEPLOYMENT_TYPE.lower(): Kind.DEPLOYMENT,
     RAI_POLICY_TYPE.lower(): Kind.RAI_POLICY,
-    "microsoft.cognitiveservices/accounts/defenderforaisettings": Kind.DEFENDER_AI_SETTING,
+    DEFENDER_SETTING_TYPE.lower(): Kind.DEFENDER_AI_SETTING,
     ASSIGNMENT_TYPE.lower(): Kind.POLICY_ASSIGNMENT,
     "microsoft.security/assessments": Kind.ASSESSMENT,
-    "microsoft.security/pricings": Kind.PRICING,
+    PRICING_TYPE.lower(): Kind.PRICING,
 }
 
 
@@ -167,6 +179,9 @@ class Writes:
                 return self._trigger(host, scope, api)
             if len(rest) == 2 and rest[0] == "asyncoperationresults" and method == "GET":
                 return self._evaluation_status(rest[1])
+        elif ns == "microsoft.security":
+            if len(rest) == 2 and rest[0] == "pricings" and len(scope) == 2 and method == "PUT":
+                return self._put_pricing(scope, segs[-1], body)
         elif ns == "microsoft.cognitiveservices":
             if (
                 len(rest) == 4
@@ -183,6 +198,8 @@ class Writes:
                     return self._put_deployment(host, acct, segs[-1], body, api)
                 if rest[2] == "deployments" and method == "PATCH":
                     return self._patch_deployment(acct, segs[-1], body)
+                if rest[2] == "defenderforaisettings" and method in ("PUT", "PATCH"):
+                    return self._put_defender_setting(acct, segs[-1], body, caller, patch=method == "PATCH")
         return None
 
     def _check_scope(self, scope: list[str]) -> None:
@@ -436,6 +453,107 @@ class Writes:
                     self.scenario.upsert(RawRecord(current.kind, current.id, stored, current.scope))
         return Reply(200, orjson.dumps({**body, "status": "Succeeded", "endTime": _now()}))
 
+    # ------------------------------------------------------------------------------ Defender for Cloud
+
+    def _put_pricing(self, scope: list[str], name: str, body: Any) -> Reply:
+        """Pricings_Update: validate like ARM, store, answer like ``PutPricingByName_example.json``."""
+        if not isinstance(body, Mapping) or not isinstance(body.get("properties"), Mapping):
+            raise _bad(f"The request content of the pricing '{name}' must be an object with 'properties'.")
+        props = _props(body)
+        tier = props.get("pricingTier")
+        if not isinstance(tier, str) or tier.lower() not in _TIERS:
+            raise _bad(f"'pricingTier' must be 'Free' or 'Standard', not {tier!r}.")
+        tier = _TIERS[tier.lower()]
+        for key in ("subPlan", "enforce"):
+            if key in props and not isinstance(props[key], str):
+                raise _bad(f"'{key}' must be a string.")
+        sent = _check_extensions(props.get("extensions", []))
+        arm_id = f"/{'/'.join(scope)}/providers/{PRICING_TYPE}/{name}"
+        with self.scenario.lock:
+            old = self.scenario.find(arm_id)
+            old_props = _props(old.body) if old is not None else {}
+            # Extensions the request does not name keep their state (the published PUT example names
+            # none and its answer lists the plan's extensions as they were).
+            extensions = {
+                str(e["name"]).lower(): {k: v for k, v in e.items() if k != "operationStatus"}
+                for e in old_props.get("extensions") or []
+                if isinstance(e, Mapping) and e.get("name")
+            }
+            extensions.update({str(e["name"]).lower(): e for e in sent})
+            purview = extensions.get(PURVIEW_EXTENSION.lower())
+            # docs/azure-map.md: Microsoft Purview's switch is this extension of the AI plan, "which also
+            # enables the billed plan" (the built-in policy 359a48a3-351a-4618-bb32-f1628645694b writes
+            # it with pricingTier Standard). The emulator does not bill silently: turning it on with the
+            # Free tier is refused, so a client must ask for Standard itself.
+            if purview is not None and purview["isEnabled"] == "True" and tier != "Standard":
+                raise _bad(
+                    f"The extension '{PURVIEW_EXTENSION}' can only be enabled on the Standard tier: "
+                    "set 'pricingTier' to 'Standard'.",
+                    "InvalidPricingConfiguration",
+                )
+            was_standard = str(old_props.get("pricingTier") or "").lower() == "standard"
+            stored_props: dict[str, Any] = {
+                **{k: v for k, v in old_props.items() if k not in ("enablementTime", "extensions")},
+                **{k: props[k] for k in ("subPlan", "enforce") if k in props},
+                "pricingTier": tier,
+                "freeTrialRemainingTime": old_props.get("freeTrialRemainingTime", "PT0S"),
+            }
+            if tier == "Standard":
+                stored_props["enablementTime"] = (
+                    old_props.get("enablementTime", _now()) if was_standard else _now()
+                )
+            if extensions:
+                stored_props["extensions"] = [_with_status(e) for e in extensions.values()]
+            stored = {
+                "id": str(old.body.get("id") or arm_id) if old is not None else arm_id,
+                "name": str(old.body.get("name") or name) if old is not None else name,
+                "type": PRICING_TYPE,
+                "properties": stored_props,
+            }
+            self.scenario.upsert(RawRecord(Kind.PRICING, stored["id"], stored, f"/{'/'.join(scope)}"))
+        return Reply(200 if old is not None else 201, orjson.dumps(stored))
+
+    def _put_defender_setting(self, acct: str, name: str, body: Any, caller: Caller, *, patch: bool) -> Reply:
+        """DefenderForAISettings_CreateOrUpdate (PUT) and _Update (PATCH): ``properties.state``."""
+        self._account(acct)
+        if name.lower() != "default":
+            raise _bad(f"The Defender for AI setting must be named 'Default', not '{name}'.")
+        if not isinstance(body, Mapping) or not isinstance(body.get("properties"), Mapping):
+            raise _bad(
+                "The request content of the Defender for AI setting must be an object with 'properties'."
+            )
+        state = _props(body).get("state")
+        if not isinstance(state, str) or state.lower() not in _DEFENDER_STATES:
+            raise _bad(f"'state' must be 'Enabled' or 'Disabled', not {state!r}.")
+        arm_id = f"{acct}/defenderForAISettings/Default"
+        now = _now()
+        with self.scenario.lock:
+            old = self.scenario.find(arm_id)
+            if patch and old is None:
+                raise ArmError(404, "NotFound", "The Defender for AI setting 'Default' does not exist.")
+            old_system = old.body.get("systemData") if old is not None else None
+            old_system = old_system if isinstance(old_system, Mapping) else {}
+            stored = {
+                "name": str(old.body.get("name") or "Default") if old is not None else "Default",
+                "id": str(old.body.get("id") or arm_id) if old is not None else arm_id,
+                "type": DEFENDER_SETTING_TYPE,
+                "properties": {
+                    **(_props(old.body) if old is not None else {}),
+                    "state": _DEFENDER_STATES[state.lower()],
+                },
+                "systemData": {
+                    "createdBy": old_system.get("createdBy", caller.principal),
+                    "createdByType": old_system.get("createdByType", "User"),
+                    "createdAt": old_system.get("createdAt", now),
+                    "lastModifiedBy": caller.principal,
+                    "lastModifiedByType": "User",
+                    "lastModifiedAt": now,
+                },
+                "etag": new_etag(),
+            }
+            self.scenario.upsert(RawRecord(Kind.DEFENDER_AI_SETTING, stored["id"], stored, acct))
+        return Reply(200 if old is not None or patch else 201, orjson.dumps(stored))
+
     # ------------------------------------------------------------------------------ evaluation
 
     def _trigger(self, host: str, scope: list[str], api: str) -> Reply:
@@ -595,6 +713,43 @@ def _check_rai_properties(props: Mapping[str, Any]) -> None:
                 raise _bad(f"'{flag}' of the content filter '{f['name']}' must be true or false.")
     if not isinstance(props.get("customBlocklists", []), list):
         raise _bad("'customBlocklists' must be an array.")
+
+
+def _check_extensions(extensions: Any) -> list[dict[str, Any]]:
+    """A pricing's ``extensions`` as sent, validated: ``name``, ``isEnabled`` "True"/"False" (strings,
+    in any case; stored as ARM spells them), optional ``additionalExtensionProperties``."""
+    if not isinstance(extensions, list):
+        raise _bad("'extensions' must be an array.")
+    out = []
+    for ext in extensions:
+        if not isinstance(ext, Mapping) or not isinstance(ext.get("name"), str) or not ext["name"]:
+            raise _bad("Every extension must be an object with a 'name'.")
+        flag = ext.get("isEnabled")
+        if not isinstance(flag, str) or flag.lower() not in _FLAGS:
+            raise _bad(
+                f"'isEnabled' of the extension '{ext['name']}' must be the string True or False, "
+                f"not {flag!r}."
+            )
+        extra = ext.get("additionalExtensionProperties")
+        if extra is not None and not isinstance(extra, Mapping):
+            raise _bad(f"'additionalExtensionProperties' of the extension '{ext['name']}' must be an object.")
+        item = {"name": ext["name"], "isEnabled": _FLAGS[flag.lower()]}
+        if extra is not None:
+            item["additionalExtensionProperties"] = dict(extra)
+        out.append(item)
+    return out
+
+
+def _with_status(extension: Mapping[str, Any]) -> dict[str, Any]:
+    """An extension as Pricings_Update answers it: with the outcome of its (instant) enablement."""
+    on = extension["isEnabled"] == "True"
+    return {
+        **extension,
+        "operationStatus": {
+            "code": "Succeeded",
+            "message": f"Successfully {'enabled' if on else 'disabled'} extension",
+        },
+    }
 
 
 def _state_bodies(
