@@ -469,9 +469,7 @@ class Actions:
         scopes = [draft.scope] + ([draft.existing.scope] if delete is not None and draft.existing else [])
         for scope in scopes:
             rights = await self.rights_for_policies(scope)
-            if not rights.allowed:
-                await self._refuse(planned, "refused", rights.reason)
-                raise RefusedError(rights.reason)
+            await self._require(rights, planned)
         arm = await self._arm()
         label = draft.display_name.strip() or draft.assignment_name
         try:
@@ -530,9 +528,7 @@ class Actions:
         calls = self.delete_calls(policy)
         call = calls[0]
         rights = await self.rights_for_policies(policy.scope)
-        if not rights.allowed:
-            await self._refuse(calls, "refused", rights.reason)
-            raise RefusedError(rights.reason)
+        await self._require(rights, calls)
         arm = await self._arm()
         try:
             before = await arm.get(call.path)
@@ -606,9 +602,7 @@ class Actions:
         calls = self.guardrail_calls(change)
         writes = [c for c in calls if c.method == "PUT"]
         rights = await self.rights_for_guardrail(change.account_id)
-        if not rights.allowed:
-            await self._refuse(writes, "refused", rights.reason)
-            raise RefusedError(rights.reason)
+        await self._require(rights, writes)
         progress("Checking that nothing changed since it was read…")
         try:
             now = await self._read_targets(change.account_id, change.rai_policy_name, change.deployment_ids)
@@ -756,9 +750,7 @@ class Actions:
             if purview is not None
             else self.rights_for_defender(subscription_id)
         )
-        if not rights.allowed:
-            await self._refuse(calls, "refused", rights.reason)
-            raise RefusedError(rights.reason)
+        await self._require(rights, calls)
         arm = await self._arm()
         try:
             now = await arm.get(call.path)
@@ -796,9 +788,7 @@ class Actions:
         calls = self.defender_setting_calls(account_id, seen, enabled=enabled)
         call = calls[0]
         rights = await self.rights_for_defender_account(account_id)
-        if not rights.allowed:
-            await self._refuse(calls, "refused", rights.reason)
-            raise RefusedError(rights.reason)
+        await self._require(rights, calls)
         account = id_segment(account_id, "accounts") or account_id
         arm = await self._arm()
         try:
@@ -934,6 +924,12 @@ class Actions:
         checked :meth:`rights_for_policies`/:meth:`rights_for_guardrail` itself and stops there
         (the write methods record their own refusals)."""
         await self._refuse(calls, "refused", reason)
+
+    async def _require(self, rights: Rights, calls: list[ArmCall]) -> None:
+        """Refuse (audited, nothing sent) unless ``rights`` allow the write."""
+        if not rights.allowed:
+            await self._refuse(calls, "refused", rights.reason)
+            raise RefusedError(rights.reason)
 
     async def _refuse(self, calls: list[ArmCall], outcome: str, reason: str) -> None:
         """Audit writes that were not sent (``refused`` or ``conflict``); POST actions are not writes."""

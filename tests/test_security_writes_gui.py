@@ -8,42 +8,26 @@ through ``fcdesk.actions.Actions`` to the emulator, whose answer patches the win
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from fcdesk.actions import BILLING_NOTE, PURVIEW_NOTE_WRITE
-from fcdesk.app import demo_snapshot_path, load_inventory
 from fcdesk.core.model import idkey
 from fcdesk.core.portal import CUSTOM_CLOUD_REASON
-from fcdesk.gui import build_window
 from fcdesk.models.workspace import CHECKING_REASON, OFFLINE_REASON
 from fcdesk.store.audit import AuditLog
-from fcdesk.store.settings import Settings
 from fcdesk.views.main_window import MainWindow
 from fcdesk.views.security_tab import PLAN_ALREADY_ON, SecurityTab
 from tests.arm_emulator import ArmEmulator, Faults, Rule, Scenario
-from tests.test_write_flows import go_live
+from tests.helpers.live import go_live, live_window
 
 SANDBOX = "Contoso Research Sandbox"  #: the demo's subscription with the Free AI plan
 PRODUCTION = "Contoso AI Production"  #: Standard, Purview on
 SANDBOX_ACCOUNT = "contoso-research-foundry"  #: its Defender for AI setting is Disabled
 
 
-@pytest.fixture
-def window(qtbot, qapp, qloop, tmp_path: Path) -> Iterator[MainWindow]:
-    win = build_window(qapp, load_inventory(demo_snapshot_path()), Settings(tmp_path / "settings.json"))
-    win.show()
-    yield win
-    for box in win.findChildren(QMessageBox):
-        box.close()
-    with qtbot.waitSignal(win.signedOut, timeout=10000):
-        win.sign_out()
-    win.close()
-    win.deleteLater()
+window = pytest.fixture(name="window")(live_window)
 
 
 # ------------------------------------------------------------------------------------ helpers

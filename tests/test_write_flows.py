@@ -8,50 +8,26 @@ through ``fcdesk.actions.Actions`` and the SDK pipelines to the emulator, whose 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWizard
 
-from fcdesk.app import demo_snapshot_path, load_inventory
-from fcdesk.azure.contract import TOKEN_ENV
 from fcdesk.core.drafts import draft_from_policy, what_if
 from fcdesk.core.guardrails import PROMPT, Severity
 from fcdesk.core.inventory import PolicyStatus
 from fcdesk.core.model import idkey
-from fcdesk.gui import build_window
 from fcdesk.models.workspace import CHECKING_REASON, POLICY_RIGHTS
 from fcdesk.store.audit import AuditLog
-from fcdesk.store.settings import Settings
 from fcdesk.views.main_window import MainWindow
 from fcdesk.views.policy_wizard import PolicyWizard
 from tests.arm_emulator import ArmEmulator, Faults, Rule, Scenario
-from tests.test_live_refresh import finish, sign_in
+from tests.helpers.live import go_live, live_window
 
 ASSIGNMENTS = "/providers/Microsoft.Authorization/policyAssignments/"
 
 
-@pytest.fixture
-def window(qtbot, qapp, qloop, tmp_path: Path) -> Iterator[MainWindow]:
-    win = build_window(qapp, load_inventory(demo_snapshot_path()), Settings(tmp_path / "settings.json"))
-    win.show()
-    yield win
-    for box in win.findChildren(QMessageBox):
-        box.close()
-    with qtbot.waitSignal(win.signedOut, timeout=10000):
-        win.sign_out()
-    win.close()
-    win.deleteLater()
-
-
-def go_live(qtbot, window: MainWindow, emu: ArmEmulator, monkeypatch, principal: str = "tester") -> None:
-    monkeypatch.setenv(TOKEN_ENV, emu.mint_token(principal=principal))
-    dialog = sign_in(qtbot, window, emu.url, emu.ca_file)
-    with qtbot.waitSignal(window.refreshFinished, timeout=30000):
-        finish(qtbot, dialog)
-    assert window.context.info.live and window.flows.actions is not None
+window = pytest.fixture(name="window")(live_window)
 
 
 def refresh(qtbot, window: MainWindow) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -82,7 +82,7 @@ from fcdesk.core.model import id_segment, idkey, rg_scope, subscription_scope
 from fcdesk.core.text import plural
 from fcdesk.models.proxy import FastSortFilterProxy
 from fcdesk.models.table import Column, RowTableModel
-from fcdesk.views.widgets import Banner, BannerKind, DataTable, FilterBar, PlainLabel
+from fcdesk.views.widgets import Banner, BannerKind, DataTable, FilterBar, PlainLabel, PlainWizard
 
 #: Checks the signed-in caller's rights to write guardrail policies at a scope (an ARM scope id);
 #: None means it cannot tell (the write checks again).
@@ -1480,7 +1480,7 @@ def _failures_tooltip(row: WhatIfRow) -> str:
 # ------------------------------------------------------------------------------------ the wizard
 
 
-class PolicyWizard(QWizard):
+class PolicyWizard(PlainWizard):
     """Create or edit a guardrail policy; nothing is written here.
 
     Args:
@@ -1546,7 +1546,6 @@ class PolicyWizard(QWizard):
         ):
             self.setPage(page_id, page)
         self.setStartId(PageId.CONTROLS)
-        self.currentIdChanged.connect(lambda _id: self._plain_labels())
         self.setMinimumSize(820, 600)
         self.resize(1000, 680)
 
@@ -1611,15 +1610,6 @@ class PolicyWizard(QWizard):
 
     # -------------------------------------------------------------------------------- Qt
 
-    def _plain_labels(self) -> None:
-        """QWizard's own labels (created as pages show) too: nothing in this dialog is markup."""
-        for label in self.findChildren(QLabel):
-            if label.textFormat() != Qt.TextFormat.PlainText:
-                label.setTextFormat(Qt.TextFormat.PlainText)
-
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        self._plain_labels()
 
     def accept(self) -> None:
         """Finish only with a draft that can be written (the review page says why not)."""

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QShowEvent
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -62,7 +62,7 @@ from fcdesk.azure.contract import (
     SubscriptionChoice,
     Tenant,
 )
-from fcdesk.views.widgets import PlainLabel
+from fcdesk.views.widgets import PlainLabel, PlainWizard
 
 log = logging.getLogger(__name__)
 
@@ -1077,7 +1077,7 @@ class SubscriptionsPage(QWizardPage):
 # ------------------------------------------------------------------------------------ the wizard
 
 
-class SignInDialog(QWizard):
+class SignInDialog(PlainWizard):
     """Signals:
     signedIn(object): an :class:`~fcdesk.azure.contract.Identity` (page 1 done).
     signInFailed(str): a sign-in failed or was cancelled (plain text; "cancelled").
@@ -1118,18 +1118,8 @@ class SignInDialog(QWizard):
         self.deviceCodeReceived.connect(self.account_page.show_device_code)
         if self.remembered is not None:
             self.account_page.apply_choice(self.remembered)
-        self.currentIdChanged.connect(lambda _id: self._plain_labels())
         self.resize(640, 560)
 
-    def _plain_labels(self) -> None:
-        """QWizard's own labels (created as pages show) too: nothing in this dialog is markup."""
-        for label in self.findChildren(QLabel):
-            if label.textFormat() != Qt.TextFormat.PlainText:
-                label.setTextFormat(Qt.TextFormat.PlainText)
-
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        self._plain_labels()
 
     # -------------------------------------------------------------------------------- session
 

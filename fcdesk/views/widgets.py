@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QToolButton,
     QVBoxLayout,
     QWidget,
+    QWizard,
 )
 
 from fcdesk.models.proxy import FastSortFilterProxy
@@ -347,6 +348,27 @@ def create_reason(context: WorkspaceContext) -> str | None:
     if CHECKING_REASON in rg_reasons:
         return CHECKING_REASON
     return reasons[0]
+
+
+class PlainWizard(QWizard):
+    """A QWizard in which nothing is markup: names from Azure show as typed, ``<b>`` included.
+
+    QWizard creates its title and subtitle labels as pages show, with ``Qt.AutoText``: they are
+    switched to plain text on every page change.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.currentIdChanged.connect(lambda _id: self._plain_labels())
+
+    def _plain_labels(self) -> None:
+        for label in self.findChildren(QLabel):
+            if label.textFormat() != Qt.TextFormat.PlainText:
+                label.setTextFormat(Qt.TextFormat.PlainText)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._plain_labels()
 
 
 def write_button(text: str, tip: str = "") -> QPushButton:

@@ -466,6 +466,12 @@ class WriteFlows(QObject):
 
     # ------------------------------------------------------------------------------ threat protection
 
+    async def _read_plan(self, actions: Actions, subscription_id: str, name: str) -> tuple[bool, Any]:
+        """The Defender for AI plan of a subscription as Azure has it now: ``(read, body or None)``."""
+        return await self._read_now(
+            actions.read_ai_plan(subscription_id), f"Could not read the Defender for AI plan of '{name}'"
+        )
+
     @asyncSlot(str)
     async def enable_threat_protection(self, subscription_id: str) -> None:
         """Turn on threat protection for AI (the Defender for AI plan, Standard) for a subscription."""
@@ -475,9 +481,7 @@ class WriteFlows(QObject):
         if actions is None:
             return
         name = self.context.inventory.subscription_name(subscription_id)
-        read, current = await self._read_now(
-            actions.read_ai_plan(subscription_id), f"Could not read the Defender for AI plan of '{name}'"
-        )
+        read, current = await self._read_plan(actions, subscription_id, name)
         if not read:
             return
         if _tier(current) == "standard":
@@ -549,9 +553,7 @@ class WriteFlows(QObject):
         if actions is None:
             return
         name = self.context.inventory.subscription_name(subscription_id)
-        read, current = await self._read_now(
-            actions.read_ai_plan(subscription_id), f"Could not read the Defender for AI plan of '{name}'"
-        )
+        read, current = await self._read_plan(actions, subscription_id, name)
         if not read:
             return
         plan_on = _tier(current) == "standard"
