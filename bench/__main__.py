@@ -13,7 +13,15 @@ import time
 from pathlib import Path
 
 #: Modules to run first, in this order; any other bench_*.py found runs after them, by name.
-ORDER: list[str] = ["bench_startup", "bench_open", "bench_matrix", "bench_capture", "bench_gui_refresh"]
+ORDER: list[str] = [
+    "bench_startup",
+    "bench_open",
+    "bench_matrix",
+    "bench_capture",
+    "bench_gui_refresh",
+    "bench_diff",
+    "bench_report_html",
+]
 
 
 def discover() -> list[str]:

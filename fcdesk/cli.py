@@ -2,19 +2,21 @@
 
 Exit codes: 0 success; 1 the work failed (unreadable snapshot, self-test failure); 2 bad arguments.
 ``fcdesk policy``, ``fcdesk guardrail`` and ``fcdesk security`` add 3 (conflict) and 4 (missing
-rights): see :mod:`fcdesk.cli_common`. Errors are one plain sentence on stderr, never a traceback.
+rights): see :mod:`fcdesk.cli_common`. ``fcdesk diff`` exits 3 when something loosened
+(:mod:`fcdesk.diff_cli`). Errors are one plain sentence on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from fcdesk import __version__
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+#: ``fcdesk.reports.FORMATS``, spelled out: the parser is built at every start, reports are not imported.
+REPORT_FORMATS = ("html", "csv", "json", "xlsx")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,10 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshots", type=Path, metavar="DIR", help="with --self-test: save a PNG of each tab into DIR")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    rep = sub.add_parser("report", help="counts, policy compliance and the guardrail matrix of a snapshot")
+    rep = sub.add_parser(
+        "report",
+        help="counts, policy compliance, the guardrail matrix and the security posture of a snapshot",
+        description="A report of a snapshot: JSON or CSV (stable formats), a self-contained HTML page or an "
+        "xlsx workbook. Exit codes: 0 ok, 1 unreadable snapshot or file not written, 2 bad arguments.",
+    )
     rep.add_argument("path", type=Path, help="a .fcsnap file")
-    rep.add_argument("--format", choices=("json", "csv"), default="json")
-    rep.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of standard output")
+    rep.add_argument("--format", choices=REPORT_FORMATS, default="json")
+    rep.add_argument(
+        "--out", type=Path, metavar="FILE", help="write to FILE instead of standard output (xlsx: required)"
+    )
+    rep.add_argument(
+        "--against",
+        type=Path,
+        metavar="OLDER",
+        help="an older snapshot of the same tenant: the report adds what changed since (loosenings first)",
+    )
 
     demo = sub.add_parser("demo", help="generate the deterministic demo tenant as a snapshot file")
     demo.add_argument("--out", type=Path, required=True, metavar="PATH")
@@ -55,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     from fcdesk.security_cli import add_parser as add_security_parser  # writes: fcdesk/security_cli.py
 
     add_security_parser(sub)
+    from fcdesk.diff_cli import add_parser as add_diff_parser  # drift between snapshots: fcdesk/diff_cli.py
+
+    add_diff_parser(sub)
+    from fcdesk.whatif_cli import (
+        add_parser as add_whatif_parser,  # offline re-evaluation: fcdesk/whatif_cli.py
+    )
+
+    add_whatif_parser(sub)
     return p
 
 
@@ -79,6 +102,14 @@ def run(argv: list[str] | None = None, *, t0: float | None = None) -> int:
         from fcdesk.security_cli import run as run_security
 
         return run_security(args, parser)
+    if args.command == "diff":
+        from fcdesk.diff_cli import run as run_diff
+
+        return run_diff(args)
+    if args.command == "whatif":
+        from fcdesk.whatif_cli import run as run_whatif
+
+        return run_whatif(args)
     if args.self_test:
         from fcdesk.selftest import run_self_test
 
@@ -95,27 +126,31 @@ def _fail(message: str) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from fcdesk.app import load_inventory
-    from fcdesk.core.report import build_report, report_csv
+    from fcdesk.reports import export_report, render_report
     from fcdesk.store.snapshot import SnapshotError, sha256_of
 
+    if args.format == "xlsx" and args.out is None:
+        print("fcdesk: error: --format xlsx needs --out FILE", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        loaded = load_inventory(args.path)
+        inventory = load_inventory(args.path).inventory
         digest = sha256_of(args.path)
+        older = load_inventory(args.against).inventory if args.against is not None else None
     except SnapshotError as exc:
         return _fail(exc.user_message)
-    report = build_report(loaded.inventory, path=str(args.path), sha256=digest)
-    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n" if args.format == "json" else report_csv(report)
-    return _emit(text, args.out)
+    if older is not None:
+        from fcdesk.diff_cli import notes
 
-
-def _emit(text: str, out: Path | None) -> int:
-    if out is None:
-        sys.stdout.write(text)
+        for line in notes(older.meta, inventory.meta, str(args.against), str(args.path)):
+            print(f"fcdesk: note: {line}", file=sys.stderr)
+    if args.out is None:
+        data = render_report(inventory, args.format, snapshot_path=args.path, sha256=digest, against=older)
+        sys.stdout.write(data.decode("utf-8"))
         return EXIT_OK
     try:
-        out.write_text(text, encoding="utf-8")
+        export_report(inventory, args.out, args.format, snapshot_path=args.path, sha256=digest, against=older)
     except OSError as exc:
-        return _fail(f'could not write "{out}": {exc.strerror or exc}')
+        return _fail(f'could not write "{args.out}": {exc.strerror or exc}')
     return EXIT_OK
 
 

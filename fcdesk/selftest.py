@@ -10,12 +10,13 @@ Output (a stable interface, documented in the README):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,119 @@ def _editor_dialogs(window: Any) -> list[tuple[str, Any]]:
     return out
 
 
+def drifted_demo(meta: Any, records: Sequence[Any]) -> tuple[Any, list[Any]]:
+    """A later capture of the demo tenant with a few changes of each kind, for the drift screenshot
+    (and tests): the production guardrail Contoso-Strict blocks hate in prompts only at High and its
+    Jailbreak shield is off (loosened); Eval-AnnotateOnly blocks hate in prompts (tightened); the last
+    deployment is gone and a canary deployment is new. Six days later, labelled."""
+    import copy
+    import dataclasses
+    from datetime import timedelta
+
+    from fcdesk.core.records import Kind, RawRecord
+
+    out = [RawRecord(r.kind, r.id, copy.deepcopy(r.body), r.scope) for r in records]
+
+    def filters(guardrail: str) -> list[dict[str, Any]]:
+        rail = next(r for r in out if r.kind == Kind.RAI_POLICY and r.body.get("name") == guardrail)
+        return rail.body["properties"]["contentFilters"]
+
+    for flt in filters("Contoso-Strict"):
+        if (flt["name"], flt["source"]) == ("Hate", "Prompt"):
+            flt["severityThreshold"] = "High"
+        if flt["name"] == "Jailbreak":
+            flt["enabled"] = False
+    for flt in filters("Eval-AnnotateOnly"):
+        if (flt["name"], flt["source"]) == ("Hate", "Prompt"):
+            flt["blocking"] = True
+    deployments = [i for i, r in enumerate(out) if r.kind == Kind.DEPLOYMENT]
+    first = out[deployments[0]]
+    out.pop(deployments[-1])
+    canary = copy.deepcopy(first.body)
+    canary["id"] = first.id.rsplit("/", 1)[0] + "/gpt-4o-canary"
+    canary["name"] = "gpt-4o-canary"
+    out.append(RawRecord(Kind.DEPLOYMENT, canary["id"], canary, first.scope))
+    later = dataclasses.replace(
+        meta, captured_at=meta.captured_at + timedelta(days=6), label="after the change"
+    )
+    return later, out
+
+
+async def _library_and_drift(window: Any, directory: Path) -> list[Path]:
+    """The snapshot library browser and the drift view, on a library built in a temp folder (the
+    user's library is never touched): a baseline of the demo tenant, an older and a partial capture,
+    and a later one with changes of every kind (:func:`drifted_demo`), compared with the baseline."""
+    import dataclasses
+    import tempfile
+    from datetime import timedelta
+
+    from fcdesk.app import load_inventory
+    from fcdesk.core.demo import generate
+    from fcdesk.core.records import ScopeError, Source
+    from fcdesk.store.library import SnapshotLibrary
+    from fcdesk.views.drift_dialog import DriftDialog, Side
+    from fcdesk.views.library_dialog import LibraryDialog
+
+    saved: list[Path] = []
+    meta, records = generate(1, 0)
+    meta = dataclasses.replace(meta, source=Source.LIVE)
+    later, changed = drifted_demo(meta, records)
+    sandbox = meta.scopes[-1]
+    partial = dataclasses.replace(
+        meta,
+        captured_at=meta.captured_at - timedelta(days=2, hours=5),
+        partial=True,
+        errors=[ScopeError(f"/subscriptions/{sandbox}", "Access denied", "AuthorizationFailed")],
+    )
+    with tempfile.TemporaryDirectory(prefix="fcdesk-self-test-") as tmp:
+        library = SnapshotLibrary(Path(tmp))
+        captures = [
+            (dataclasses.replace(meta, captured_at=meta.captured_at - timedelta(days=9)), records),
+            (partial, records),
+            (dataclasses.replace(meta, label="baseline before the Q4 review"), records),
+            (later, changed),
+        ]
+        paths = [await asyncio.to_thread(library.save, m, r) for m, r in captures]
+        colors = window.services.colors
+        browser = LibraryDialog(library, window, open_path=lambda: paths[-1], colors=colors)
+        loaded = asyncio.Event()
+        browser.loaded.connect(lambda _n: loaded.set())
+        browser.resize(1240, 640)
+        browser.show()
+        await loaded.wait()
+        browser.select_paths([paths[2]])
+        await asyncio.sleep(0.2)
+        if browser.grab().save(str(directory / "10-library.png")):
+            saved.append(directory / "10-library.png")
+        browser.close()
+
+        drift = DriftDialog(lambda p: load_inventory(p).inventory, window, colors=colors)
+        computed = asyncio.Event()
+        drift.computed.connect(lambda _d: computed.set())
+        drift.resize(1240, 700)
+        drift.show()
+        drift.compare(Side(paths[2]), Side(paths[3]))
+        await asyncio.wait_for(computed.wait(), timeout=30)
+        await asyncio.sleep(0.2)
+        if drift.grab().save(str(directory / "11-drift.png")):
+            saved.append(directory / "11-drift.png")
+        drift.close()
+    return saved
+
+
+def _run_async(app: Any, work: Any) -> Any:
+    """Run a coroutine on a qasync loop over ``app`` (the self-test itself drives Qt by hand)."""
+    import qasync
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(work)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
 def run_self_test(snapshot: Path | None, screenshots: Path | None, *, t0: float | None = None) -> int:
     result: dict[str, Any] = {"ok": False, "startup_ms": None, "tabs": {}, "screenshots": [], "snapshot": None, "errors": [], "warnings": []}
     try:
@@ -235,6 +349,8 @@ def _run(result: dict[str, Any], snapshot: Path | None, screenshots: Path | None
             else:
                 result["errors"].append(f"could not save {out}")
         widget.close()
+    if screenshots is not None:
+        result["screenshots"] += [str(p) for p in _run_async(app, _library_and_drift(window, screenshots))]
     window.close()
     app.processEvents()
     QApplication.processEvents()

@@ -70,11 +70,13 @@ def test_report_csv_sections_and_out_file(demo_file: Path, tmp_path: Path) -> No
     assert proc.returncode == 0 and proc.stdout == ""
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
     sections = [r[0] for r in rows if r and r[0].startswith("# ")]
-    assert sections == ["# snapshot", "# counts", "# policies", "# matrix"]
+    assert sections == [
+        "# snapshot", "# counts", "# policies", "# matrix", "# recommendations", "# alerts", "# plans",
+    ]  # fmt: skip
     start = rows.index(["# matrix"])
     header = rows[start + 1]
     assert header[:2] == ["deployment_id", "deployment"] and "Jailbreak/Prompt" in header
-    matrix_rows = [r for r in rows[start + 2 :] if r]
+    matrix_rows = rows[start + 2 : rows.index([], start)]  # a section ends at a blank line
     report = json.loads(fcdesk("report", str(demo_file)).stdout)
     assert len(matrix_rows) == report["counts"]["deployments"]
 

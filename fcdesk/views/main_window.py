@@ -4,7 +4,11 @@ Live Azure: "Sign in…" opens :class:`~fcdesk.views.signin_dialog.SignInDialog`
 the injected ``session_factory`` (the composition root imports the SDK lazily, on first sign-in);
 "Refresh" (F5) runs a :class:`~fcdesk.views.refresh.RefreshController` that fills the tabs as
 records arrive, shows its progress in the status bar with a Cancel button, and saves every capture
-to the snapshot library through the injected ``save_snapshot``.
+to the snapshot library through the injected ``save_snapshot`` (then applies the retention rule,
+when it is on).
+
+Offline: File → Snapshot library…, Compare with previous, Export report… and Tools → What-if…
+(:class:`~fcdesk.views.snapshot_flows.SnapshotFlows`) need no network at all.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,7 +44,9 @@ from fcdesk import __version__
 from fcdesk.azure.contract import Identity, LiveSession
 from fcdesk.core.gcpause import freeze_long_lived, paused_gc
 from fcdesk.core.inventory import ALL, Inventory, Scope
+from fcdesk.core.policy import GuardrailPolicy
 from fcdesk.core.records import Source
+from fcdesk.core.text import as_of
 from fcdesk.models.palette import StateColors
 from fcdesk.models.workspace import REFRESH_REASON, SnapshotInfo, WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
@@ -62,12 +68,19 @@ from fcdesk.views.signin_dialog import (
     StoreSecret,
     remembered_choice,
 )
+from fcdesk.views.snapshot_flows import SnapshotFlows
 from fcdesk.views.widgets import Banner, BannerKind, PlainLabel
 from fcdesk.views.write_flows import WriteFlows
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FILTER = "fcdesk snapshots (*.fcsnap);;All files (*)"
+#: How the status bar names the data shown, by where it came from (live data says "Live data").
+_SOURCE_WORDS = {
+    Source.DEMO: "Demo snapshot",
+    Source.LIVE: "Offline snapshot",
+    Source.IMPORT: "Imported snapshot",
+}
 
 
 class SettingsStore(Protocol):
@@ -173,6 +186,17 @@ class MainWindow(QMainWindow):
         )
         self.flows.busyChanged.connect(lambda _busy: self._update_live_actions())
         self.flows.connect_tabs(*self.workspace_tabs)
+        self.snapshots = SnapshotFlows(
+            context,
+            self,
+            snapshot_dir=services.snapshot_dir,
+            load=lambda path: services.load_snapshot(path)[0],
+            open_snapshot=self.open_snapshot,
+            selected_policy=self._selected_policy,
+            settings=services.settings,
+            colors=services.colors,
+            status=lambda text: self.statusBar().showMessage(text, 15000),
+        )
         self._build_menus()
 
         context.inventoryChanged.connect(self._on_inventory_changed)
@@ -186,6 +210,7 @@ class MainWindow(QMainWindow):
         self.refresher.finished.connect(self._on_refresh_finished)
         self.refresher.failed.connect(self._on_refresh_failed)
         self.refresh_progress.cancelRequested.connect(self.cancel_refresh)
+        self._label_at_start()
         self._on_inventory_changed()
         self._update_live_actions()
         self._restore_state()
@@ -286,6 +311,24 @@ class MainWindow(QMainWindow):
         open_act.setShortcut(QKeySequence.StandardKey.Open)
         open_act.triggered.connect(self._choose_snapshot)
         self.open_action = open_act
+        self.library_action = file_menu.addAction("Snapshot &library…")
+        self.library_action.setObjectName("libraryAction")
+        self.library_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.library_action.setToolTip("The snapshots on this computer: open, label, compare, export, delete")
+        self.library_action.setEnabled(self.services.snapshot_dir is not None)
+        self.library_action.triggered.connect(self.snapshots.open_library)
+        self.previous_action = file_menu.addAction("&Compare with previous")
+        self.previous_action.setObjectName("compareWithPreviousAction")
+        self.previous_action.setShortcut(QKeySequence("Ctrl+D"))
+        self.previous_action.setToolTip("What changed since the newest older snapshot of this tenant")
+        self.previous_action.setEnabled(self.services.snapshot_dir is not None)
+        self.previous_action.triggered.connect(self.snapshots.compare_with_previous)
+        file_menu.addSeparator()
+        self.export_action = file_menu.addAction("&Export report…")
+        self.export_action.setObjectName("exportReportAction")
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setToolTip("Write the data shown as an HTML, CSV, JSON or Excel report")
+        self.export_action.triggered.connect(self.snapshots.open_export)
         file_menu.addSeparator()
         quit_act = file_menu.addAction("&Quit")
         quit_act.setShortcut(QKeySequence("Ctrl+Q"))  # StandardKey.Quit is unbound on some platforms
@@ -308,6 +351,14 @@ class MainWindow(QMainWindow):
         self.audit_action.setToolTip("Every change fcdesk made to Azure, with before and after")
         self.audit_action.setEnabled(self.services.audit_log is not None)
         self.audit_action.triggered.connect(self.flows.open_audit_log)
+        self.what_if_action = tools_menu.addAction("&What-if…")
+        self.what_if_action.setObjectName("whatIfAction")
+        self.what_if_action.setToolTip(
+            "Try a guardrail policy on the data in hand (the selected policy, or a new one): "
+            "which deployments would violate it. Nothing is written."
+        )
+        self.what_if_action.triggered.connect(lambda: self.snapshots.open_what_if())
+        self._policies_tab().table.add_context_action(self.snapshots.what_if_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         about = help_menu.addAction("&About fcdesk")
@@ -385,23 +436,29 @@ class MainWindow(QMainWindow):
         inv = self.context.inventory
         meta = inv.meta
         info = self.context.info
-        source = {Source.DEMO: "Demo snapshot", Source.LIVE: "Live capture", Source.IMPORT: "Imported snapshot"}.get(
-            info.source, "Snapshot"
-        )
+        source = _SOURCE_WORDS.get(info.source, "Snapshot")
         if info.live:
             source = "Live data"
         when = meta.captured_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         tenant = meta.tenant_name or meta.tenant_id or "unknown tenant"
+        label = "" if info.live else (info.label or meta.label)
         parts = [f"{source}: {tenant}", f"as of {when} ({_relative(meta.captured_at)})", f"{meta.cloud} cloud"]
+        if label:
+            parts.append(f"“{label}”")
         if info.path is not None:
             parts.append(info.path.name)
         if info.live and info.label == "refreshing":
             parts.append("refreshing…")
         elif meta.partial:
             parts.append("partial capture")
+        if not info.live:
+            parts.append("read-only")
         self.status_label.setText("  ·  ".join(parts))
         self.status_label.setToolTip(str(info.path) if info.path else "")
-        self.setWindowTitle(f"fcdesk — {tenant} — {source}")
+        title = f"fcdesk — {tenant} — {source}"
+        if not info.live:
+            title += (f" “{label}”" if label else "") + " (read-only)"
+        self.setWindowTitle(title)
         if info.live and info.label == "refreshing":
             self.source_banner.show_message(
                 f"Refreshing from Azure ({tenant}): the tabs fill as data arrives."
@@ -419,8 +476,13 @@ class MainWindow(QMainWindow):
                 f"You are looking at a demo tenant ({tenant}). Everything is read-only; nothing here is your data."
             )
         else:
+            which = f"“{label}”" if label else (info.path.name if info.path is not None else "")
+            partial = " A partial capture: some of the tenant could not be read." if meta.partial else ""
+            which = f"{which} " if which else ""
             self.source_banner.show_message(
-                f"Offline snapshot as of {when}: read-only. " if self.context.write_disabled_reason else ""
+                f"Offline snapshot {which}of {tenant}, as of {as_of(meta.captured_at)}: read-only, nothing "
+                f"here changes Azure.{partial} Sign in and refresh for live data.",
+                ("Snapshot library…", self.snapshots.open_library) if self.services.snapshot_dir else None,
             )
         if inv.errors:
             self.error_banner.show_message(describe_capture_errors(inv.errors, inv.subscription_name))
@@ -457,6 +519,15 @@ class MainWindow(QMainWindow):
                 return tab
         raise KeyError(key)
 
+    def _policies_tab(self) -> PoliciesTab:
+        tab = self.tab("policies")
+        assert isinstance(tab, PoliciesTab)
+        return tab
+
+    def _selected_policy(self) -> GuardrailPolicy | None:
+        row = self._policies_tab().table.current_row_object()
+        return row.policy if row is not None else None
+
     def focus_filter(self) -> None:
         current = self.tabs.currentWidget()
         if isinstance(current, WorkspaceTab):
@@ -486,6 +557,7 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
         self.context.set_inventory(inventory, info)
         self.snapshotOpened.emit(str(path))
+        self.snapshots.refresh_library()  # the browser marks the snapshot now open
 
     def _load_prepared(self, path: Path) -> tuple[Inventory, SnapshotInfo]:
         """Worker thread: read the snapshot and derive the rows it will be shown with."""
@@ -493,6 +565,9 @@ class MainWindow(QMainWindow):
             inventory, info = self.services.load_snapshot(path)
             inventory.prepare(self.context.scope_for(inventory))
             freeze_long_lived()  # see fcdesk.core.gcpause
+        library = self.snapshots.library()
+        if library is not None and not info.label:
+            info = replace(info, label=library.label_of(path, inventory.meta))  # as edited in the library
         return inventory, info
 
     def _open_failed(self, message: str) -> None:
@@ -500,6 +575,21 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Warning, "Could not open snapshot", message, QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.open()
+
+    # ------------------------------------------------------------------------------ labels
+
+    def _label_at_start(self) -> None:
+        """The label edited in the library for the snapshot shown at start (a small JSON file)."""
+        info, library = self.context.info, self.snapshots.library()
+        if library is None or info.live or info.path is None or info.label:
+            return
+        try:
+            label = library.label_of(info.path, self.context.inventory.meta)
+        except OSError as exc:  # a label is never worth failing the start for
+            log.warning("Could not read the snapshot labels: %s", exc)
+            return
+        if label:
+            self.context.set_info(replace(info, label=label))
 
     # ------------------------------------------------------------------------------ live Azure
 
@@ -662,6 +752,9 @@ class MainWindow(QMainWindow):
             15000,
         )
         self._update_live_actions()
+        if outcome.path is not None:
+            self.snapshots.apply_retention_after_save(outcome.path)
+            self.snapshots.refresh_library()
         self.refreshFinished.emit(outcome)
 
     def _on_refresh_failed(self, message: str) -> None:

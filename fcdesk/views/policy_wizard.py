@@ -106,6 +106,7 @@ KEPT_NOTE = (
 )
 EVALUATION_DELAY_NOTE = "Azure Policy takes up to 30 minutes to show results after the policy is {verb}."
 CHECKING_RIGHTS = "Checking your permissions…"
+WHAT_IF_NAME = "What-if (not saved)"  #: the name of a policy only tried out
 
 
 class PageId(enum.IntEnum):
@@ -1298,7 +1299,11 @@ class ReviewPage(QWizardPage):
         self.setObjectName("reviewPage")
         self.setTitle("Review")
         verb = "save" if wizard.editing else "create"
-        self.setSubTitle(f"Check the policy and what it would report on the data in hand, then {verb} it.")
+        self.setSubTitle(
+            "What this policy would report on the data in hand. Nothing is written to Azure."
+            if wizard.what_if_only
+            else f"Check the policy and what it would report on the data in hand, then {verb} it."
+        )
         self.what_if: WhatIf | None = None
         self._task: asyncio.Task[None] | None = None
         self._generation = 0
@@ -1350,6 +1355,7 @@ class ReviewPage(QWizardPage):
             EVALUATION_DELAY_NOTE.format(verb="saved" if wizard.editing else "created")
         )
         self.delay_note.setObjectName("evaluationDelayNote")
+        self.delay_note.setVisible(not wizard.what_if_only)
         self.problem_label = PlainLabel("")
         self.problem_label.setObjectName("reviewProblem")
 
@@ -1466,6 +1472,8 @@ class ReviewPage(QWizardPage):
         self.busy.setVisible(False)
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt override
+        if self.dialog.what_if_only:
+            return True  # Finish only closes
         return not self.dialog.draft.problems() and self.dialog.name_collision() is None
 
 
@@ -1490,6 +1498,8 @@ class PolicyWizard(PlainWizard):
             without ``existing`` pre-fills a new policy. A copy is edited, never ``draft`` itself.
         default_scope: the scope preselected when the draft has none (an edited policy keeps its own).
         rights: awaited with the chosen scope; Next waits for it and stays disabled when not allowed.
+        what_if_only: only the what-if (an offline snapshot, or trying a policy out): no Name page,
+            Finish says "Close", and the caller writes nothing.
 
     Signals:
         draftChanged(): anything in the draft changed.
@@ -1513,12 +1523,17 @@ class PolicyWizard(PlainWizard):
         draft: PolicyDraft | None = None,
         default_scope: str | None = None,
         rights: RightsCheck | None = None,
+        what_if_only: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.inventory = inventory
         self.rights = rights
+        self.what_if_only = what_if_only
         self.draft = copy_draft(draft) if draft is not None else PolicyDraft()
+        if what_if_only:
+            self.draft.existing = None  # nothing is edited: the policy is only tried out
+            self.draft.display_name = self.draft.display_name or WHAT_IF_NAME
         self.editing = self.draft.is_edit
         self.initial_scope = self.draft.scope or default_scope or ""
         self.scope_index = ScopeIndex(inventory)
@@ -1533,6 +1548,10 @@ class PolicyWizard(PlainWizard):
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
         self.setOption(QWizard.WizardOption.HaveHelpButton, False)
         self.setButtonText(QWizard.WizardButton.FinishButton, "&Save" if self.editing else "&Create")
+        if what_if_only:
+            self.setWindowTitle("What-if: try a guardrail policy on the data in hand")
+            self.setButtonText(QWizard.WizardButton.FinishButton, "&Close")
+            self.setOption(QWizard.WizardOption.NoCancelButton, True)
 
         self.controls_page = ControlsPage(self)
         self.scope_page = ScopePage(self)
@@ -1545,6 +1564,8 @@ class PolicyWizard(PlainWizard):
             strict=True,
         ):
             self.setPage(page_id, page)
+        if what_if_only:
+            self.removePage(PageId.NAME)
         self.setStartId(PageId.CONTROLS)
         self.setMinimumSize(820, 600)
         self.resize(1000, 680)
@@ -1589,7 +1610,7 @@ class PolicyWizard(PlainWizard):
     def name_collision(self) -> str | None:
         """A *different* policy already has this assignment's id: saving would overwrite it."""
         draft = self.draft
-        if not draft.scope or not (draft.display_name.strip() or draft.name):
+        if self.what_if_only or not draft.scope or not (draft.display_name.strip() or draft.name):
             return None
         key = idkey(draft.assignment_id)
         own = draft.existing.key if draft.existing is not None else None
@@ -1612,8 +1633,9 @@ class PolicyWizard(PlainWizard):
 
 
     def accept(self) -> None:
-        """Finish only with a draft that can be written (the review page says why not)."""
-        if self.draft.problems() or self.name_collision() is not None:
+        """Finish only with a draft that can be written (the review page says why not); in what-if
+        mode Finish only closes."""
+        if not self.what_if_only and (self.draft.problems() or self.name_collision() is not None):
             return
         super().accept()
 
