@@ -178,7 +178,7 @@ def drifted_demo(meta: Any, records: Sequence[Any]) -> tuple[Any, list[Any]]:
     canary["name"] = "gpt-4o-canary"
     out.append(RawRecord(Kind.DEPLOYMENT, canary["id"], canary, first.scope))
     later = dataclasses.replace(
-        meta, captured_at=meta.captured_at + timedelta(days=6), label="after the change"
+        meta, captured_at=meta.captured_at + timedelta(days=4), label="after the change"
     )
     return later, out
 

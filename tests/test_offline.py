@@ -90,7 +90,7 @@ def test_open_browse_compare_and_export_offline(qtbot, window: MainWindow, libra
         dialog.open_button.click()
     qtbot.waitUntil(lambda: not dialog.working, timeout=5000)
     banner = window.source_banner.label.text()
-    assert banner.startswith("Offline snapshot “after the change” of Contoso AI (demo), as of 2026-11-26")
+    assert banner.startswith("Offline snapshot “after the change” of Contoso AI (demo), as of 2026-11-24")
     assert "read-only" in banner
     status = window.status_label.text()
     assert "“after the change”" in status and status.endswith("read-only")
