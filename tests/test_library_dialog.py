@@ -166,7 +166,9 @@ def test_export_then_import_round_trip(qtbot, qloop, library: SnapshotLibrary, t
     dest = tmp_path / "out" / "for a colleague.fcsnap"
     wait(qtbot, dialog.export(path, dest))
     assert dest.read_bytes() == path.read_bytes()
-    assert f"Exported to {dest}." == dialog.message.label.text()
+    assert dialog.message.label.text() == (
+        f"Exported to {dest}. Labels given in the library stay in it: the copy carries the capture's own label."
+    )
     assert dialog.message.button is not None and dialog.message.button.text() == "Show folder"
 
     other = make_dialog(qtbot, SnapshotLibrary(tmp_path / "other"))

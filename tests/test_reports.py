@@ -228,6 +228,14 @@ def test_html_tables_match_the_report(demo: Inventory) -> None:
     assert [(r[0], r[2].split(" (")[0], int(r[3]), int(r[4])) for r in policies] == [
         (p["name"], p["status"], p["violating"], p["total"]) for p in report["policies"]
     ]
+    pending = [r for r in policies if r[2].startswith("Pending evaluation")]
+    assert pending and all(
+        r[2] == f"Pending evaluation ({r[3]} violating by fcdesk's local check)" for r in pending if int(r[3])
+    )
+    # a cell against the raw data: the demo's red-team guardrail turns hate filtering off
+    raw = next(d for d in demo.deployments if d.rai_policy_name == "RedTeam-Unfiltered")
+    row = next(r for r in matrix["rows"] if r[0] == raw.name and r[3] == raw.account_name)
+    assert row[5] == "RedTeam-Unfiltered" and row[8] == "Off"
     assert [r[0] for r in page.rows("t-subscriptions")] == [s["name"] for s in report["subscriptions"]]
     assert len(page.rows("t-recommendations")) == report["counts"]["recommendations"] > 0
     assert [r[0] for r in page.rows("t-recommendations")] == [r["name"] for r in report["recommendations"]]

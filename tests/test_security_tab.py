@@ -597,7 +597,20 @@ def test_portal_links_follow_the_cloud(
     qtbot.mouseClick(page.portal_button, Qt.MouseButton.LeftButton)
     assert opened == [QUrl(url)]
     _select_rec(tab, "AI resources should have key access disabled", ACCT_PROD)
-    assert page.portal_button.property("url") == REC_LINK  # the link Azure sent is kept
+    if REC_LINK.startswith(portal + "/"):
+        assert page.portal_button.property("url") == REC_LINK  # the link Azure sent is kept
+    else:  # a link into another cloud's portal is not followed: the resource's page instead
+        assert page.portal_button.property("url") == f"{portal}/#@{TENANT}/resource{ACCT_PROD}"
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "https://evil.example/phish", "https://portal.azure.com.evil.example/x"]
+)
+def test_a_foreign_link_in_a_snapshot_is_never_opened(link: str) -> None:
+    from fcdesk.core.portal import item_link
+
+    got = item_link(link, ACCT_PROD, "public", TENANT)
+    assert got.url == f"https://portal.azure.com/#@{TENANT}/resource{ACCT_PROD}"
 
 
 def test_a_custom_cloud_has_no_portal_link(qtbot, tab: SecurityTab, context: WorkspaceContext) -> None:

@@ -57,13 +57,17 @@ def resource_link(resource_id: str, cloud: str, tenant_id: str = "") -> PortalLi
 
 
 def item_link(own_link: str, resource_id: str, cloud: str, tenant_id: str = "") -> PortalLink:
-    """The link Azure sent with an item when there is one, else its resource's page in the portal.
+    """The link Azure sent with an item when it points into the cloud's portal, else its resource's
+    page there.
 
-    No link at all in a custom or unknown cloud: Azure's own link would name a portal fcdesk cannot
-    vouch for there.
+    A link anywhere else (another host, ``javascript:``...) is never used: a snapshot is a file that
+    may come from anyone, and the GUI opens this link in the browser. No link at all in a custom or
+    unknown cloud: fcdesk cannot vouch for a portal there.
     """
-    if portal_base(cloud) is None:
+    base = portal_base(cloud)
+    if base is None:
         return PortalLink(reason=no_portal_reason(cloud))
-    if own_link.strip():
-        return PortalLink(own_link.strip())
+    own = own_link.strip()
+    if own.startswith(base + "/"):
+        return PortalLink(own)
     return resource_link(resource_id, cloud, tenant_id)

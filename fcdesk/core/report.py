@@ -21,7 +21,7 @@ from fcdesk.core.drift import Change, Drift
 from fcdesk.core.guardrails import CATALOGUE
 from fcdesk.core.inventory import ALL, Inventory, Scope
 from fcdesk.core.model import idkey
-from fcdesk.core.portal import portal_base, resource_link
+from fcdesk.core.portal import item_link
 from fcdesk.core.posture import (
     account_name,
     alert_resource_text,
@@ -235,13 +235,7 @@ def portal_url(own_link: str, resource_id: str, cloud: str, tenant_id: str = "")
     """An item's page in the Azure portal of ``cloud``: the link Azure sent when it points into that
     portal, else the resource's page; "" in a custom cloud or without a resource. A report links
     nowhere else."""
-    base = portal_base(cloud)
-    if base is None:
-        return ""
-    own = own_link.strip()
-    if own.startswith(base + "/"):
-        return own
-    return resource_link(resource_id, cloud, tenant_id).url
+    return item_link(own_link, resource_id, cloud, tenant_id).url
 
 
 def security(inv: Inventory, scope: Scope = ALL) -> dict[str, list[dict[str, Any]]]:

@@ -296,6 +296,8 @@ def _policies_section(report: dict[str, Any]) -> str:
         status = pol["status"] + (
             f" ({pol['disagreements']} disagree with the local check)" if pol["disagreements"] else ""
         )
+        if pol["status"] == "Pending evaluation" and pol["violating"]:
+            status += f" ({pol['violating']} violating by fcdesk's local check)"
         rows.append(
             "<tr>"
             + _td(pol["name"])

@@ -37,10 +37,11 @@ KIND_SYMBOL: dict[ChangeKind, str] = {
 
 KIND_EXPLAINED: dict[ChangeKind, str] = {
     ChangeKind.LOOSENED: "Weaker than before: a control blocks less, a protection was turned off, "
-    "a policy was relaxed, or compliance was lost.",
+    "or a policy was relaxed.",
     ChangeKind.REMOVED: "Present in the older snapshot, gone from the newer one.",
     ChangeKind.ADDED: "New in the newer snapshot.",
-    ChangeKind.CHANGED: "Different, but neither stricter nor weaker.",
+    ChangeKind.CHANGED: "Different: a reassignment, a renamed or re-described policy, or a status that "
+    "flipped (Azure's compliance verdict, a recommendation or an alert); its cause is listed separately.",
     ChangeKind.TIGHTENED: "Stricter than before.",
 }
 

@@ -163,7 +163,8 @@ def plan_retention(
 
     Per tenant (cloud and tenant id), newest ``captured_at`` first: the first ``keep_last`` are kept,
     and with ``weekly`` the newest of each ISO week (``isocalendar`` year and week, in UTC). Entries
-    whose path is in ``protect`` (the snapshot open in the window) and unreadable files are kept.
+    whose path is in ``protect`` (the snapshot open in the window), labelled snapshots (a label such
+    as "baseline before the Q4 review" says: keep this one) and unreadable files are kept.
     """
     protected = {_same_file_key(p) for p in protect}
     groups: dict[tuple[str, str], list[LibraryEntry]] = {}
@@ -179,7 +180,8 @@ def plan_retention(
             week = (iso.year, iso.week)
             newest_of_week = week not in weeks
             weeks.add(week)
-            keep = index < retention.keep_last or (retention.weekly and newest_of_week)
+            labelled = bool((entry.meta.label or "").strip())  # type: ignore[union-attr]
+            keep = index < retention.keep_last or (retention.weekly and newest_of_week) or labelled
             if not keep and _same_file_key(entry.path) not in protected:
                 doomed.append(entry)
     doomed.sort(key=lambda e: (e.meta.captured_at, e.path.name), reverse=True)  # type: ignore[union-attr]

@@ -788,9 +788,12 @@ class LibraryDialog(QDialog):
                 self._fail(f"The snapshot could not be exported: {_why(exc)}")
                 return
             self.error_banner.clear()
-            self.message.show_message(
-                f"Exported to {written}.", ("Show folder", lambda: _open_folder(written.parent))
-            )
+            text = f"Exported to {written}."
+            entry = next((e for e in self.entries() if e.path == src), None)
+            if entry is not None and entry.meta is not None and entry.meta.label:
+                # The copy is the capture itself (its SHA-256 unchanged): a label given here stays here.
+                text += " Labels given in the library stay in it: the copy carries the capture's own label."
+            self.message.show_message(text, ("Show folder", lambda: _open_folder(written.parent)))
             self.finishedOperation.emit(f"Exported to {written}.")
 
         return self._start(work())

@@ -527,10 +527,19 @@ class WriteFlows(QObject):
                 f"Threat protection for AI is already on for the account '{name}': nothing was changed."
             )
             return
+        sub = id_segment(account_id, "subscriptions") or ""
+        plan = self.context.inventory.plans.get(sub.lower())
+        plan_note = (
+            ""
+            if plan is not None and plan.enabled
+            else "\n\nThe subscription's Defender for AI plan is not on (Standard) in the data in hand: "
+            "this setting decides whether the account is covered once the plan is on; turn the plan on "
+            "too for alerts."
+        )
         text = (
             f"Turn on threat protection for AI services for the account '{name}'?\n\n"
-            f"Its Defender for AI setting goes from {state or 'not set'} to Enabled: Defender then raises "
-            "alerts for jailbreak attempts and other threats to the account's deployments.\n\n" + BILLING_NOTE
+            f"Its Defender for AI setting goes from {state or 'not set'} to Enabled, so Defender covers "
+            "the account's deployments (jailbreak attempts and other threats)." + plan_note + "\n\n" + BILLING_NOTE
         )
         calls = actions.defender_setting_calls(account_id, current, enabled=True)
         if not await self._confirm(

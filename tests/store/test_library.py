@@ -310,6 +310,15 @@ def test_retention_never_deletes_the_open_snapshot_nor_unreadable_files(library:
     )
 
 
+def test_retention_keeps_labelled_snapshots(library: SnapshotLibrary) -> None:
+    paths = _dated(library, utc(2026, 3, 2, 1), utc(2026, 3, 2, 2), utc(2026, 3, 2, 3))  # one week
+    library.set_label(paths[0], "baseline before the Q4 review")
+
+    plan = library.retention_plan(Retention(keep_last=1, weekly=False))
+
+    assert {e.path for e in plan} == {paths[1]}  # the oldest is labelled: kept
+
+
 def test_retention_counts_each_tenant_on_its_own(library: SnapshotLibrary) -> None:
     a = _dated(library, utc(2026, 3, 2, 1), utc(2026, 3, 2, 2), tenant="a")
     b = _dated(library, utc(2026, 3, 2, 3), utc(2026, 3, 2, 4), tenant="b")
