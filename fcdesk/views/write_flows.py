@@ -495,14 +495,11 @@ class WriteFlows(QObject):
             + BILLING_NOTE
         )
         calls = actions.ai_plan_calls(subscription_id, current, enable=True)
-        if not await self._confirm(
-            actions, "Enable threat protection for AI?", text, calls, "Enable (billed)"
-        ):
-            return
-        self._say(f"Turning on threat protection for AI for '{name}'…")
-        await self._run(
-            actions.set_ai_plan(subscription_id, current, enable=True),
-            f"Could not turn on threat protection for AI for '{name}'",
+        await self._confirm_and_run(
+            actions,
+            ("Enable threat protection for AI?", text, calls, "Enable (billed)"),
+            lambda: actions.set_ai_plan(subscription_id, current, enable=True),
+            f"turn on threat protection for AI for '{name}'",
         )
 
     @asyncSlot(str)
@@ -539,17 +536,17 @@ class WriteFlows(QObject):
         text = (
             f"Turn on threat protection for AI services for the account '{name}'?\n\n"
             f"Its Defender for AI setting goes from {state or 'not set'} to Enabled, so Defender covers "
-            "the account's deployments (jailbreak attempts and other threats)." + plan_note + "\n\n" + BILLING_NOTE
+            "the account's deployments (jailbreak attempts and other threats)."
+            + plan_note
+            + "\n\n"
+            + BILLING_NOTE
         )
         calls = actions.defender_setting_calls(account_id, current, enabled=True)
-        if not await self._confirm(
-            actions, "Enable threat protection for AI?", text, calls, "Enable (billed)"
-        ):
-            return
-        self._say(f"Turning on threat protection for AI for the account '{name}'…")
-        await self._run(
-            actions.set_defender_setting(account_id, current, enabled=True),
-            f"Could not turn on threat protection for AI for the account '{name}'",
+        await self._confirm_and_run(
+            actions,
+            ("Enable threat protection for AI?", text, calls, "Enable (billed)"),
+            lambda: actions.set_defender_setting(account_id, current, enabled=True),
+            f"turn on threat protection for AI for the account '{name}'",
         )
 
     @asyncSlot(str, bool)
@@ -593,13 +590,25 @@ class WriteFlows(QObject):
                 "The Defender for AI plan stays on (Standard), and billed."
             )
         calls = actions.ai_plan_calls(subscription_id, current, purview=on)
-        if not await self._confirm(actions, title, text, calls, button):
-            return
-        self._say(f"Turning Microsoft Purview {'on' if on else 'off'} for '{name}'…")
-        await self._run(
-            actions.set_ai_plan(subscription_id, current, purview=on),
-            f"Could not turn Microsoft Purview {'on' if on else 'off'} for '{name}'",
+        await self._confirm_and_run(
+            actions,
+            (title, text, calls, button),
+            lambda: actions.set_ai_plan(subscription_id, current, purview=on),
+            f"turn Microsoft Purview {'on' if on else 'off'} for '{name}'",
         )
+
+    async def _confirm_and_run(
+        self,
+        actions: Actions,
+        confirmation: tuple[str, str, list[ArmCall], str],
+        write: Callable[[], Awaitable[WriteResult]],
+        action: str,
+    ) -> None:
+        """Ask (title, text, the requests, the OK button's words), then write. ``action``: "turn on X"."""
+        if not await self._confirm(actions, *confirmation):
+            return
+        self._say(f"Turning{action.removeprefix('turn')}…")
+        await self._run(write(), f"Could not {action}")
 
     async def _read_now(
         self, read: Awaitable[Mapping[str, Any] | None], failure_title: str
