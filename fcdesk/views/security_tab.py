@@ -23,6 +23,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -579,6 +580,8 @@ class SecurityTab(WorkspaceTab):
         page.shields_model.set_rows(rows)
         page.shields_table.setVisible(bool(rows))
         fit_table(page.shields_table, 8)
+        # Every column in the narrow dock (the shields are what matters): share its width.
+        page.shields_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         off = [r for r in rows if shield_off(r.jailbreak)]
         annotate = [r for r in rows if r.jailbreak.state is CellState.ANNOTATE]
         if alert.is_prompt_attack and off:
