@@ -149,7 +149,8 @@ def drifted_demo(meta: Any, records: Sequence[Any]) -> tuple[Any, list[Any]]:
     """A later capture of the demo tenant with a few changes of each kind, for the drift screenshot
     (and tests): the production guardrail Contoso-Strict blocks hate in prompts only at High and its
     Jailbreak shield is off (loosened); Eval-AnnotateOnly blocks hate in prompts (tightened); the last
-    deployment is gone and a canary deployment is new. Six days later, labelled."""
+    deployment is gone and a canary deployment is new; a guardrail policy gains an exception, an alert
+    is resolved, a recommendation fixed and a Defender for AI plan turned on. Four days later, labelled."""
     import copy
     import dataclasses
     from datetime import timedelta
@@ -177,6 +178,30 @@ def drifted_demo(meta: Any, records: Sequence[Any]) -> tuple[Any, list[Any]]:
     canary["id"] = first.id.rsplit("/", 1)[0] + "/gpt-4o-canary"
     canary["name"] = "gpt-4o-canary"
     out.append(RawRecord(Kind.DEPLOYMENT, canary["id"], canary, first.scope))
+    # Governance and posture: a guardrail policy gains an exception (loosened), an alert is resolved
+    # and a recommendation is fixed (changed), the sandbox's Defender for AI plan turns on (tightened).
+    for rec in out:
+        props = rec.body.get("properties") if isinstance(rec.body, dict) else None
+        if rec.kind == Kind.POLICY_ASSIGNMENT and isinstance(props, dict) and props.get("notScopes") == []:
+            scope = str(props.get("scope") or "").lower()
+            victim = next(
+                (r for r in out if r.kind == Kind.DEPLOYMENT and r.id.lower().startswith(scope + "/")), None
+            )
+            if scope and victim is not None:
+                props["notScopes"] = [victim.id]
+                break
+    alert = next(r for r in out if r.kind == Kind.ALERT and r.body["properties"].get("status") == "Active")
+    alert.body["properties"]["status"] = "Resolved"
+    for rec in out:
+        status = rec.body.get("properties", {}).get("status") if rec.kind == Kind.ASSESSMENT else None
+        if isinstance(status, dict) and status.get("code") == "Unhealthy":
+            status["code"] = "Healthy"
+            break
+    for rec in out:
+        if rec.kind == Kind.PRICING and rec.body.get("name") == "AI":
+            if rec.body["properties"].get("pricingTier") == "Free":
+                rec.body["properties"]["pricingTier"] = "Standard"
+                break
     later = dataclasses.replace(
         meta, captured_at=meta.captured_at + timedelta(days=4), label="after the change"
     )
@@ -259,7 +284,15 @@ def _run_async(app: Any, work: Any) -> Any:
 
 
 def run_self_test(snapshot: Path | None, screenshots: Path | None, *, t0: float | None = None) -> int:
-    result: dict[str, Any] = {"ok": False, "startup_ms": None, "tabs": {}, "screenshots": [], "snapshot": None, "errors": [], "warnings": []}
+    result: dict[str, Any] = {
+        "ok": False,
+        "startup_ms": None,
+        "tabs": {},
+        "screenshots": [],
+        "snapshot": None,
+        "errors": [],
+        "warnings": [],
+    }
     try:
         _run(result, snapshot, screenshots, t0)
     except Exception as exc:  # the self-test reports every failure in its JSON, never a traceback

@@ -154,7 +154,9 @@ def test_compares_two_files_off_the_gui_thread_older_first(qtbot, qloop, tmp_pat
     assert dlg.sides.text().startswith("From: 2026-11-20 09:30 UTC")
     assert "“edited label”" in dlg.sides.text() and "newer.fcsnap" in dlg.sides.text()
     counts = kind_counts(drift.changes)
-    assert counts[ChangeKind.LOOSENED] == 10 and counts[ChangeKind.TIGHTENED] == 3
+    assert counts[ChangeKind.LOOSENED] == 11 and counts[ChangeKind.TIGHTENED] == 4
+    assert counts[ChangeKind.CHANGED] == 2  # an alert resolved, a recommendation fixed
+    assert {str(c.target) for c in drift.changes} >= {"policy", "alert", "recommendation", "plan"}
     assert counts[ChangeKind.ADDED] == counts[ChangeKind.REMOVED] == 1
     assert dlg.changes_shown()[0].kind is ChangeKind.LOOSENED
     dlg.close()

@@ -108,7 +108,7 @@ def test_open_browse_compare_and_export_offline(qtbot, window: MainWindow, libra
     drift_dialog = window.snapshots.drift_dialogs[-1]
     qtbot.waitUntil(lambda: drift_dialog.drift is not None, timeout=20000)
     counts = kind_counts(drift_dialog.drift.changes)
-    assert counts[ChangeKind.LOOSENED] == 10 and counts[ChangeKind.TIGHTENED] == 3
+    assert counts[ChangeKind.LOOSENED] == 11 and counts[ChangeKind.TIGHTENED] == 4
     assert "“baseline”" in drift_dialog.sides.text() and "“after the change”" in drift_dialog.sides.text()
     assert drift_dialog.changes_shown()[0].kind is ChangeKind.LOOSENED
 
