@@ -54,6 +54,17 @@ def settled(qtbot, *buttons) -> None:
     qtbot.waitUntil(lambda: all(b.toolTip() != CHECKING_REASON for b in buttons), timeout=10000)
 
 
+def ask_to_enable(qtbot, window: MainWindow, tab: SecurityTab, emu: ArmEmulator | None = None) -> QMessageBox:
+    """Select the sandbox subscription, click "Enable threat protection for AI…" once the rights
+    check allows it (``emu``: its request log is cleared just before), and return the confirmation."""
+    select_plan(tab, SANDBOX)
+    qtbot.waitUntil(tab.enable_button.isEnabled, timeout=10000)
+    if emu is not None:
+        emu.reset_log()
+    qtbot.mouseClick(tab.enable_button, Qt.MouseButton.LeftButton)
+    return confirmation(qtbot, window)
+
+
 def confirmation(qtbot, window: MainWindow) -> QMessageBox:
     """The confirmation the flow opened (after reading the current state from Azure)."""
     found: list[QMessageBox] = []
@@ -133,11 +144,7 @@ def test_cancel_at_the_confirmation_writes_nothing(window, qtbot, monkeypatch) -
         tab = security(window)
         sub = sub_id(window, SANDBOX)
         before = emu.resource(pricing_id(sub))
-        select_plan(tab, SANDBOX)
-        qtbot.waitUntil(tab.enable_button.isEnabled, timeout=10000)
-        emu.reset_log()
-        qtbot.mouseClick(tab.enable_button, Qt.MouseButton.LeftButton)
-        box = confirmation(qtbot, window)
+        box = ask_to_enable(qtbot, window, tab, emu)
         qtbot.mouseClick(box.button(QMessageBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "Nothing was changed.", timeout=5000)
         assert writes(emu) == []
@@ -222,10 +229,7 @@ def test_a_plan_changed_since_it_was_read_is_a_conflict(window, qtbot, monkeypat
         go_live(qtbot, window, emu, monkeypatch)
         tab = security(window)
         sub = sub_id(window, SANDBOX)
-        select_plan(tab, SANDBOX)
-        qtbot.waitUntil(tab.enable_button.isEnabled, timeout=10000)
-        qtbot.mouseClick(tab.enable_button, Qt.MouseButton.LeftButton)
-        box = confirmation(qtbot, window)
+        box = ask_to_enable(qtbot, window, tab)
         # someone else turns the plan on while the confirmation is open
         emu.update(pricing_id(sub), lambda body: body["properties"].update(pricingTier="Standard"))
         emu.reset_log()
@@ -243,10 +247,7 @@ def test_a_failed_write_shows_the_plan_as_azure_has_it(window, qtbot, monkeypatc
         go_live(qtbot, window, emu, monkeypatch)
         tab = security(window)
         sub = sub_id(window, SANDBOX)
-        select_plan(tab, SANDBOX)
-        qtbot.waitUntil(tab.enable_button.isEnabled, timeout=10000)
-        qtbot.mouseClick(tab.enable_button, Qt.MouseButton.LeftButton)
-        box = confirmation(qtbot, window)
+        box = ask_to_enable(qtbot, window, tab)
         with qtbot.waitSignal(window.flows.writeFailed, timeout=30000) as failed:
             qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
         assert "Could not turn on threat protection for AI" in failed.args[0]
