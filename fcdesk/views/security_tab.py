@@ -294,6 +294,9 @@ class SecurityTab(WorkspaceTab):
         self.alert_model = AlertModel(self.colors)
         self.plan_model = PlanModel(self.colors)
         self.recommendations_table = DataTable(self.rec_model, object_name="recommendationsTable")
+        # Many recommendations share their first words ("Azure AI Services resources should …"): keep
+        # both ends readable so that rows can be told apart.
+        self.recommendations_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.alerts_table = DataTable(self.alert_model, object_name="alertsTable")
         self.plans_table = DataTable(self.plan_model, object_name="plansTable")
         self.plans_table.setSelectionMode(DataTable.SelectionMode.SingleSelection)
