@@ -336,7 +336,7 @@ def test_policy_columns(policies: PoliciesTab) -> None:
     assert _cell(t, p1, "As of") == SCANNED_TEXT
     assert _cell(t, lambda r: r.policy.label == P3, "As of") == "—"
     assert _cell(t, p1, "Created by") == "Alice Admin"
-    assert _cell(t, lambda r: r.policy.label == P2, "Created by") == "fcdesk"
+    assert _cell(t, lambda r: r.policy.label == P2, "Created by") == "Bob (edited with fcdesk)"  # assigned by Bob, managed with fcdesk since
     assert _cell(t, p1, "Policy", Qt.ItemDataRole.FontRole).bold()
     # Violating sorts by count, not by text ("10 of 12" < "2 of 3" as text)
     keys = {

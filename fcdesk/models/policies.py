@@ -54,9 +54,12 @@ POLICY_STATUS_EXPLAINED: dict[PolicyStatus, str] = {
 
 
 def created_by_text(policy: GuardrailPolicy) -> str:
+    """Who assigned the policy (the portal's ``assignedBy``), and whether fcdesk manages it now."""
+    who = policy.metadata.get("assignedBy") if isinstance(policy.metadata, dict) else None
+    if who and policy.created_by_fcdesk:
+        return f"{who} (edited with fcdesk)"
     if policy.created_by_fcdesk:
         return "fcdesk"
-    who = policy.metadata.get("assignedBy") if isinstance(policy.metadata, dict) else None
     return str(who) if who else EMPTY
 
 
@@ -276,7 +279,7 @@ class PolicyTableModel(RowTableModel[PolicyRow]):
                     POLICY_STATUS_EXPLAINED[r.status] + (f"\nAs of {format_utc(r.as_of)}." if r.as_of else "")
                 ),
                 header_tooltip="Azure Policy's verdict: Violations detected, Pending evaluation, Compliant.",
-                width=150,
+                width=270,  # room for "Pending evaluation (since 2026-11-26 07:08 UTC)"
             ),
             Column(
                 "Violating",

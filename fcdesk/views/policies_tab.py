@@ -425,7 +425,7 @@ class PoliciesTab(WorkspaceTab):
             )
         else:
             v.disagree_banner.clear()
-        status = f"{row.status}: {POLICY_STATUS_EXPLAINED[row.status]}"
+        status = f"{row.status_text}: {POLICY_STATUS_EXPLAINED[row.status]}"
         counts = f"{row.violating:,} of {row.total:,} violating"
         if row.excepted:
             counts += f"; {plural(len(row.excepted), 'excepted deployment')} not counted"
@@ -436,7 +436,8 @@ class PoliciesTab(WorkspaceTab):
         created_at = parse_time(pol.metadata.get("createdOn")) if isinstance(pol.metadata, dict) else None
         created_on = format_utc(created_at) if created_at else None
         created_tip = (
-            "Created with fcdesk" if pol.created_by_fcdesk else "The assignment's assignedBy metadata"
+            "The assignment's assignedBy metadata"
+            + ("; fcdesk manages it (metadata managedBy)" if pol.created_by_fcdesk else "")
         )
         set_form_rows(
             v.fields,
