@@ -347,9 +347,13 @@ class Actions:
         try:
             permissions = await (await self._arm()).permissions(scope)
         except ArmError as exc:
-            return Rights(False, f"Could not check your permissions at {where}: {exc.reason()}.", checked=False)
+            return Rights(
+                False, f"Could not check your permissions at {where}: {exc.reason()}.", checked=False
+            )
         except LiveError as exc:
-            return Rights(False, f"Could not check your permissions at {where}: {exc.user_message}", checked=False)
+            return Rights(
+                False, f"Could not check your permissions at {where}: {exc.user_message}", checked=False
+            )
         missing = [action for action in needed if not permits(permissions, action)]
         if not missing:
             rights = Rights(True)
@@ -413,7 +417,9 @@ class Actions:
                     "PUT",
                     path,
                     route(path)[1],
-                    rai_policy_body(change.plan, change.template if change.create else change.seen.rai_policy),
+                    rai_policy_body(
+                        change.plan, change.template if change.create else change.seen.rai_policy
+                    ),
                     f"{verb} the guardrail '{name}' on account {account}",
                     OP_GUARDRAIL_CREATE if change.create else OP_GUARDRAIL_UPDATE,
                 )
@@ -472,11 +478,9 @@ class Actions:
             await self._require(rights, planned)
         arm = await self._arm()
         label = draft.display_name.strip() or draft.assignment_name
-        try:
-            before = await arm.get(put.path)
-            old = await arm.get(delete.path) if delete is not None else None
-        except ArmError as exc:
-            raise WriteFailed(exc.sentence(f"Reading the guardrail policy '{label}'"), cause=exc) from None
+        reading = f"Reading the guardrail policy '{label}'"
+        before = await _read_before(arm, put.path, reading)
+        old = await _read_before(arm, delete.path, reading) if delete is not None else None
         if before is not None and put.operation == OP_POLICY_CREATE:
             message = (
                 f"A policy assignment named '{draft.assignment_name}' already exists on "
@@ -499,7 +503,9 @@ class Actions:
                 "Nothing was written: reload it and make the change again."
             )
             await self._refuse(planned, "conflict", message)
-            raise ConflictError(delete.path if delete is not None else put.path, "as read", "changed", message)
+            raise ConflictError(
+                delete.path if delete is not None else put.path, "as read", "changed", message
+            )
         after = await self._write(arm, put, before)
         done = [_done(put)]
         if delete is not None:
@@ -530,12 +536,7 @@ class Actions:
         rights = await self.rights_for_policies(policy.scope)
         await self._require(rights, calls)
         arm = await self._arm()
-        try:
-            before = await arm.get(call.path)
-        except ArmError as exc:
-            raise WriteFailed(
-                exc.sentence(f"Reading the guardrail policy '{policy.label}'"), cause=exc
-            ) from None
+        before = await _read_before(arm, call.path, f"Reading the guardrail policy '{policy.label}'")
         if before is None:
             return WriteResult(
                 records=[],
@@ -752,13 +753,9 @@ class Actions:
         )
         await self._require(rights, calls)
         arm = await self._arm()
-        try:
-            now = await arm.get(call.path)
-        except ArmError as exc:
-            raise WriteFailed(
-                exc.sentence(f"Re-reading the Defender for AI plan of subscription {subscription_id}"),
-                cause=exc,
-            ) from None
+        now = await _read_before(
+            arm, call.path, f"Re-reading the Defender for AI plan of subscription {subscription_id}"
+        )
         if _plan_state(seen) != _plan_state(now):
             message = (
                 f"The Defender for AI plan of subscription {subscription_id} was changed in Azure since "
@@ -791,12 +788,9 @@ class Actions:
         await self._require(rights, calls)
         account = id_segment(account_id, "accounts") or account_id
         arm = await self._arm()
-        try:
-            now = await arm.get(call.path)
-        except ArmError as exc:
-            raise WriteFailed(
-                exc.sentence(f"Re-reading the Defender for AI setting of account {account}"), cause=exc
-            ) from None
+        now = await _read_before(
+            arm, call.path, f"Re-reading the Defender for AI setting of account {account}"
+        )
         if _changed(seen, now):
             message = (
                 f"The Defender for AI setting of account {account} was changed in Azure since it was "
@@ -1144,6 +1138,15 @@ def _conflict(change: GuardrailChange, now: GuardrailTargets) -> ConflictError |
     return None
 
 
+async def _read_before(arm: ArmWriter, path: str, what: str) -> dict[str, Any] | None:
+    """GET a target just before writing it (None: it does not exist). A failed read is a
+    :class:`WriteFailed` whose sentence starts with ``what``: nothing was written."""
+    try:
+        return await arm.get(path)
+    except ArmError as exc:
+        raise WriteFailed(exc.sentence(what), cause=exc) from None
+
+
 def _assignment_changed(seen: Mapping[str, Any], now: Any) -> bool:
     """Whether an assignment's properties differ from those read, ignoring what Azure stamps on
     every write (its metadata times and authors)."""
@@ -1158,4 +1161,3 @@ def _assignment_changed(seen: Mapping[str, Any], now: Any) -> bool:
         return out
 
     return core(seen) != core(now)
-
