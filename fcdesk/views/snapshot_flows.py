@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt
@@ -29,9 +29,11 @@ from fcdesk.core.text import as_of, plural
 from fcdesk.models.palette import StateColors
 from fcdesk.models.workspace import WorkspaceContext
 from fcdesk.store.library import Retention, SnapshotLibrary, previous_entry
-from fcdesk.views.drift_dialog import DriftDialog, Side
-from fcdesk.views.export_dialog import ExportDialog
-from fcdesk.views.library_dialog import LibraryDialog, LibrarySettings, load_retention
+
+if TYPE_CHECKING:  # the dialogs are imported when first opened: none of them is needed at start-up
+    from fcdesk.views.drift_dialog import DriftDialog, Side
+    from fcdesk.views.export_dialog import ExportDialog
+    from fcdesk.views.library_dialog import LibraryDialog, LibrarySettings
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ class SnapshotFlows(QObject):
 
     def open_library(self) -> LibraryDialog | None:
         """Open the snapshot library browser (one at a time)."""
+        from fcdesk.views.library_dialog import LibraryDialog
+
         library = self.library()
         if library is None:
             return None
@@ -124,6 +128,8 @@ class SnapshotFlows(QObject):
 
     def compare(self, first: Side, second: Side) -> DriftDialog:
         """Open a drift view of two snapshots; the one open in the window is not read again."""
+        from fcdesk.views.drift_dialog import DriftDialog, Side
+
         info = self.context.info
         shown = info.path.absolute() if info.path is not None else None
         sides = [
@@ -142,6 +148,8 @@ class SnapshotFlows(QObject):
     @asyncSlot()
     async def compare_with_previous(self) -> None:
         """The data shown against the newest older snapshot of the same tenant in the library."""
+        from fcdesk.views.drift_dialog import Side
+
         library = self.library()
         if library is None:
             return
@@ -175,6 +183,8 @@ class SnapshotFlows(QObject):
 
     def open_export(self) -> ExportDialog:
         """Open the report export dialog for the data shown (one at a time)."""
+        from fcdesk.views.export_dialog import ExportDialog
+
         dialog = self.export_dialog
         if _showing(dialog):
             dialog.raise_()  # type: ignore[union-attr]
@@ -232,6 +242,8 @@ class SnapshotFlows(QObject):
     def apply_retention_after_save(self, saved: Path) -> asyncio.Future[None] | None:
         """After a refresh was saved: apply the retention rule when it is on (on a worker thread),
         keeping ``saved`` and the snapshot shown. Returns the task (None: the rule is off)."""
+        from fcdesk.views.library_dialog import load_retention
+
         library = self.library()
         retention = load_retention(self.settings)
         if library is None or not retention.enabled:
