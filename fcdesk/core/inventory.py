@@ -284,13 +284,7 @@ class Inventory:
             self._projects_by_account.setdefault(idkey(proj.account_id), []).append(proj)
         for projs in self._projects_by_account.values():
             projs.sort(key=lambda p: p.label.lower())
-        for rail in self.guardrails.values():
-            self._rails_by_account.setdefault(idkey(rail.account_id), {})[rail.name.lower()] = rail
-        for pol in self.policies:
-            sub, rg = pol.subscription_id.lower(), (pol.resource_group or "").lower()
-            self._policies_by_scope.setdefault((sub, rg), []).append(pol)
-        self.deployments.sort(key=lambda d: (d.subscription_id.lower(), d.resource_group.lower(), d.account_name.lower(), d.name.lower()))
-        self.policies.sort(key=lambda p: p.label.lower())
+        self._index_rails_and_policies()
         # Azure's verdicts, one per (resource, assignment): folded here, or stored in the snapshot.
         rows = self._states.rows() + self._stored_verdicts
         for row in rows:
@@ -299,6 +293,16 @@ class Inventory:
         self.state_count = sum(row.records for row in rows)
         self._states = VerdictFolder()
         self._stored_verdicts = []
+
+    def _index_rails_and_policies(self) -> None:
+        """Guardrails by account, policies by scope, and the display order (also after a patch)."""
+        for rail in self.guardrails.values():
+            self._rails_by_account.setdefault(idkey(rail.account_id), {})[rail.name.lower()] = rail
+        for pol in self.policies:
+            sub, rg = pol.subscription_id.lower(), (pol.resource_group or "").lower()
+            self._policies_by_scope.setdefault((sub, rg), []).append(pol)
+        self.deployments.sort(key=lambda d: (d.subscription_id.lower(), d.resource_group.lower(), d.account_name.lower(), d.name.lower()))
+        self.policies.sort(key=lambda p: p.label.lower())
 
     # ----------------------------------------------------------------------------- lookups
 
@@ -610,12 +614,7 @@ class Inventory:
                     setting = nz.defender_ai_setting(rec.body)
                     inv.ai_settings[idkey(setting.account_id)] = setting
             inv._projects_by_account = self._projects_by_account
-            for rail in inv.guardrails.values():
-                inv._rails_by_account.setdefault(idkey(rail.account_id), {})[rail.name.lower()] = rail
-            for pol in inv.policies:
-                inv._policies_by_scope.setdefault((pol.subscription_id.lower(), (pol.resource_group or "").lower()), []).append(pol)
-            inv.deployments.sort(key=lambda d: (d.subscription_id.lower(), d.resource_group.lower(), d.account_name.lower(), d.name.lower()))
-            inv.policies.sort(key=lambda p: p.label.lower())
+            inv._index_rails_and_policies()
             # Azure's verdicts stay what Azure last said (pending marks say they are about to change).
             inv._verdicts = {k: v for k, v in self._verdicts.items() if k[1] not in deleted}
             inv._evaluated_assignments = {k: v for k, v in self._evaluated_assignments.items() if k not in deleted}
