@@ -9,6 +9,7 @@ rights): see :mod:`fcdesk.cli_common`. ``fcdesk diff`` exits 3 when something lo
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -78,12 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_whatif_parser(sub)
+    from fcdesk.desktop_install import add_parser as add_desktop_parser  # fcdesk/desktop_install.py
+
+    add_desktop_parser(sub)
     return p
+
+
+def _open_with(argv: list[str]) -> list[str]:
+    """``fcdesk-gui FILE`` means ``--snapshot FILE``: the desktop entry's ``Exec=fcdesk-gui %f`` passes
+    the snapshot a file manager opens (and nothing on a plain launch). Only a lone argument that
+    looks like a path counts, so a mistyped command still gets argparse's "invalid choice"."""
+    if len(argv) == 1 and not argv[0].startswith("-"):
+        arg = argv[0]
+        if "/" in arg or os.sep in arg or arg.lower().endswith(".fcsnap"):
+            return ["--snapshot", arg]
+    return argv
 
 
 def run(argv: list[str] | None = None, *, t0: float | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_open_with(list(sys.argv[1:] if argv is None else argv)))
     if args.screenshots is not None and not args.self_test:
         parser.error("--screenshots needs --self-test")
     if args.command == "report":
@@ -110,6 +125,10 @@ def run(argv: list[str] | None = None, *, t0: float | None = None) -> int:
         from fcdesk.whatif_cli import run as run_whatif
 
         return run_whatif(args)
+    if args.command == "install-desktop":
+        from fcdesk.desktop_install import run as run_install_desktop
+
+        return run_install_desktop(args)
     if args.self_test:
         from fcdesk.selftest import run_self_test
 

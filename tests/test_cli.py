@@ -135,3 +135,21 @@ def test_self_test_fails_on_a_corrupt_snapshot(tmp_path: Path) -> None:
     proc = fcdesk("--self-test", "--snapshot", str(bad))
     result = json.loads(proc.stdout)
     assert proc.returncode == 1 and result["ok"] is False and "bad.fcsnap" in result["errors"][0]
+
+
+def test_a_lone_snapshot_path_opens_it_like_the_desktop_entry_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``Exec=fcdesk-gui %f``: a file manager passes the snapshot as the only argument."""
+    import fcdesk.gui
+    from fcdesk.cli import run
+
+    opened: list[Path | None] = []
+    monkeypatch.setattr(fcdesk.gui, "run_gui", lambda snapshot: opened.append(snapshot) or 0)
+    path = tmp_path / "a b.fcsnap"
+    assert run([str(path)]) == 0
+    assert run(["relative.FCSNAP"]) == 0
+    assert opened == [path, Path("relative.FCSNAP")]
+    with pytest.raises(SystemExit) as exc:  # a mistyped command is still an error, not a file
+        run(["reprot"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
