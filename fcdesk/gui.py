@@ -10,11 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QSize, Qt, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from fcdesk import __version__
+from fcdesk.appinfo import APP_ID, ICON_NAME
 from fcdesk.app import (
     Loaded,
     live_session_factory,
@@ -35,9 +36,11 @@ from fcdesk.models.workspace import SnapshotInfo, WorkspaceContext
 from fcdesk.resources_path import resource_path
 from fcdesk.store import paths
 from fcdesk.store.audit import AuditLog
+from fcdesk.store.settings import FILE_NAME as SETTINGS_FILE
 from fcdesk.store.settings import Settings
 from fcdesk.store.snapshot import SnapshotError
 from fcdesk.views.main_window import MainWindow, SnapshotOpenError, WindowServices
+from fcdesk.views.theme import ThemeController
 
 log = logging.getLogger("fcdesk.gui")
 
@@ -79,11 +82,23 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationDisplayName("fcdesk")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("fcdesk")
-    app.setDesktopFileName("fcdesk")
-    icon = resource_path("icons/fcdesk.svg")
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
+    app.setDesktopFileName(APP_ID)  # the Wayland app id / WM class: matches <APP_ID>.desktop
+    app.setWindowIcon(app_icon())
     return app
+
+
+def app_icon() -> QIcon:
+    """The scalable icon plus the hand-checked PNG sizes (crisp at 16-32 px, and shown even where
+    Qt's SVG image plugin is missing)."""
+    icon = QIcon()
+    svg = resource_path("icons/fcdesk.svg")
+    if svg.exists():
+        icon.addFile(str(svg))
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        png = resource_path(f"icons/hicolor/{size}x{size}/apps/{ICON_NAME}.png")
+        if png.exists():
+            icon.addFile(str(png), QSize(size, size))
+    return icon
 
 
 def is_dark(app: QGuiApplication) -> bool:
@@ -120,10 +135,11 @@ def build_window(
         context = WorkspaceContext(loaded.inventory, SnapshotInfo(loaded.path, loaded.source))
     else:
         context = WorkspaceContext(empty_inventory(), SnapshotInfo(None, Source.DEMO))
+    colors = colors_for(is_dark(app))
     services = WindowServices(
         load_snapshot=read_for_window,
         settings=settings,
-        colors=colors_for(is_dark(app)),
+        colors=colors,
         snapshot_dir=paths.snapshot_dir,
         session_factory=session_factory,
         save_snapshot=save_snapshot,
@@ -131,8 +147,21 @@ def build_window(
         warm_up=warm_up_live if session_factory is live_session_factory else None,
         actions_factory=make_actions,
         audit_log=AuditLog(),
+        theme=ThemeController(app, colors, settings),
+        locations=file_locations,
+        log_dir=paths.log_dir,
     )
     return MainWindow(context, services)
+
+
+def file_locations() -> list[tuple[str, Path]]:
+    """Where fcdesk keeps its files on this computer (Help → About lists them)."""
+    return [
+        ("Settings", paths.config_dir() / SETTINGS_FILE),
+        ("Snapshots", paths.snapshot_dir()),
+        ("Audit log", AuditLog().path),
+        ("Logs", paths.log_dir()),
+    ]
 
 
 def _startup_load(path: Path) -> tuple[Loaded | None, str | None]:

@@ -145,6 +145,42 @@ def _editor_dialogs(window: Any) -> list[tuple[str, Any]]:
     return out
 
 
+def _help_and_dark(window: Any, app: Any, directory: Path, errors: list[str]) -> list[Path]:
+    """Help → About and Help → Keyboard shortcuts, then the window in the dark palette (the
+    Guardrails matrix, whose colours carry the most meaning, and the Policies tab)."""
+    from fcdesk.views.theme import Appearance
+
+    saved: list[Path] = []
+
+    def save(widget: Any, name: str) -> None:
+        _settle(app)
+        out = directory / f"{name}.png"
+        if widget.grab().save(str(out)):
+            saved.append(out)
+        else:
+            errors.append(f"could not save {out}")
+
+    about = window.open_about()
+    save(about, "12-about")
+    about.close()
+    shortcuts = window.open_shortcuts()
+    save(shortcuts, "13-shortcuts")
+    shortcuts.close()
+    theme = window.services.theme
+    if theme is None:
+        return saved
+    before = theme.appearance
+    theme.set_appearance(Appearance.DARK)
+    try:
+        for key in ("guardrails", "policies"):
+            window.show_tab(key)
+            window.tab(key).select_first()
+            save(window, f"14-dark-{key}")
+    finally:
+        theme.set_appearance(before)
+    return saved
+
+
 def drifted_demo(meta: Any, records: Sequence[Any]) -> tuple[Any, list[Any]]:
     """A later capture of the demo tenant with a few changes of each kind, for the drift screenshot
     (and tests): the production guardrail Contoso-Strict blocks hate in prompts only at High and its
@@ -384,6 +420,7 @@ def _run(result: dict[str, Any], snapshot: Path | None, screenshots: Path | None
         widget.close()
     if screenshots is not None:
         result["screenshots"] += [str(p) for p in _run_async(app, _library_and_drift(window, screenshots))]
+        result["screenshots"] += [str(p) for p in _help_and_dark(window, app, screenshots, result["errors"])]
     window.close()
     app.processEvents()
     QApplication.processEvents()

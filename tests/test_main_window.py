@@ -30,7 +30,7 @@ def test_opens_on_the_demo_with_four_tabs_and_a_source_banner(window) -> None:
     assert titles[2].startswith("Guardrails") and titles[3].startswith("Security posture")
     assert "Demo snapshot: Contoso AI (demo)" in window.status_label.text()
     assert "as of 2026-11-20 09:30 UTC" in window.status_label.text()
-    assert "demo tenant" in window.source_banner.label.text()
+    assert "made-up tenant" in window.source_banner.label.text()
     assert window.refresh_action.isEnabled() is False
     create = window.tab("policies").findChild(type(window.tab("policies").create_button), "createPolicyButton")
     assert create is not None and not create.isEnabled() and create.toolTip() == OFFLINE_REASON

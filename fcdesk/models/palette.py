@@ -1,18 +1,22 @@
 """Colours for cell states: a second cue beside the text, never the only one.
 
-Light and dark variants; views pick one from the application palette and pass it in.
+Light and dark variants. The window holds ONE mutable :class:`StateColors` (from :func:`colors_for`)
+and hands it to every model and view; when the appearance changes (the system switches to dark, or
+View → Appearance), :meth:`StateColors.use` rewrites it in place, so models that read it in
+``data()`` paint the new colours on the next repaint without being rebuilt. ``LIGHT`` and ``DARK``
+are the values; never modify them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 from PySide6.QtGui import QColor
 
 from fcdesk.core.guardrails import Cell, CellState, Severity
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class StateColors:
     not_set: QColor
     off: QColor
@@ -39,6 +43,16 @@ class StateColors:
         if cell.threshold is Severity.LOW or not cell.severity_control:
             return self.block_low
         return self.block_medium
+
+    def use(self, other: StateColors) -> None:
+        """Take every colour of ``other`` (a theme switch: this object is shared by the models)."""
+        for f in fields(self):
+            setattr(self, f.name, QColor(getattr(other, f.name)))
+
+    @property
+    def dark(self) -> bool:
+        """Whether these are the dark variant's colours (cells are darker than mid-grey)."""
+        return self.not_set.lightness() < 128
 
     def severity(self, word: str) -> QColor | None:
         return {"high": self.high, "medium": self.medium, "low": self.low}.get(word.lower())
@@ -76,4 +90,5 @@ DARK = StateColors(
 
 
 def colors_for(dark: bool) -> StateColors:
-    return DARK if dark else LIGHT
+    """A fresh, private copy of the light or dark colours (see :meth:`StateColors.use`)."""
+    return replace(DARK if dark else LIGHT)

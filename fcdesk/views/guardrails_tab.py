@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QAction, QGuiApplication, QPalette
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from fcdesk.core.guardrails import BASELINE, CATALOGUE, DEFAULT_V2, GuardrailOrigin
@@ -19,19 +19,22 @@ from fcdesk.core.inventory import MatrixRow
 from fcdesk.models.matrix import MatrixModel, blocklists_tooltip, other_filter_label, other_filters
 from fcdesk.models.palette import StateColors, colors_for
 from fcdesk.models.workspace import GUARDRAIL_RIGHTS, WorkspaceContext
-from fcdesk.views.base import WorkspaceTab
+from fcdesk.views.base import StateWidget, WorkspaceTab
 from fcdesk.views.compare_dialog import CompareDialog
 from fcdesk.views.widgets import (
     Banner,
     BannerKind,
     DataTable,
     FilterBar,
+    OpenUrl,
     PlainLabel,
     WriteGate,
     create_reason,
     write_button,
 )
 
+EDIT_TIP = "Edit the guardrail of the selected deployment."
+POLICY_FROM_GAPS_TIP = "Create a guardrail policy that requires the controls missing in this view."
 GAPS_TIP = (
     "Show only deployments with a gap: a control weaker than Microsoft's default "
     f"({DEFAULT_V2}), no guardrail set (the account default applies), or a guardrail that is "
@@ -63,9 +66,14 @@ class GuardrailsTab(WorkspaceTab):
     createPolicyFromGapsRequested = Signal(object)
 
     def __init__(
-        self, context: WorkspaceContext, parent: QWidget | None = None, *, colors: StateColors | None = None
+        self,
+        context: WorkspaceContext,
+        parent: QWidget | None = None,
+        *,
+        colors: StateColors | None = None,
+        open_url: OpenUrl | None = None,
     ) -> None:
-        super().__init__(context, parent)
+        super().__init__(context, parent, open_url=open_url)
         if colors is None:
             colors = colors_for(self.palette().color(QPalette.ColorRole.Window).lightness() < 128)
         self.colors = colors
@@ -96,13 +104,10 @@ class GuardrailsTab(WorkspaceTab):
         self.compare_button.clicked.connect(self.compare_selected)
         bar.addWidget(self.compare_button)
 
-        self.edit_button = write_button("Edit guardrail…", "Edit the guardrail of the selected deployment.")
+        self.edit_button = write_button("Edit guardrail…", EDIT_TIP)
         self.edit_button.setObjectName("editGuardrail")
         self.edit_button.clicked.connect(self._on_edit_clicked)
-        self.policy_button = write_button(
-            "Create policy from gaps…",
-            "Create a guardrail policy that requires the controls missing in this view.",
-        )
+        self.policy_button = write_button("Create policy from gaps…", POLICY_FROM_GAPS_TIP)
         self.policy_button.setObjectName("createPolicyFromGaps")
         self.policy_button.clicked.connect(self._on_policy_clicked)
         bar.addStretch(1)
@@ -129,12 +134,13 @@ class GuardrailsTab(WorkspaceTab):
         self.table.proxy.layoutChanged.connect(self._update_compare)
 
         self.gate = WriteGate(context)
-        self.gate.add(self.edit_button, self._edit_reason)
+        self.gate.add(self.edit_button, lambda: self._edit_reason(self.table.current_row_object()))
         self.gate.add(self.policy_button, self._policy_reason)
+        self.link_rows(self.table, lambda r: r.deployment.id)
+        self.table.add_context_action(self._row_actions)
         self.reload()
 
-    def _edit_reason(self) -> str | None:
-        row = self.table.current_row_object()
+    def _edit_reason(self, row: MatrixRow | None) -> str | None:
         if row is None:
             return "Select a deployment first"
         return self.context.rights_reason(GUARDRAIL_RIGHTS, row.deployment.account_id)
@@ -144,6 +150,17 @@ class GuardrailsTab(WorkspaceTab):
 
     # ------------------------------------------------------------------ building
 
+    def _paint_legend(self) -> None:
+        c = self.colors
+        for chip, color in zip(
+            self.legend_chips, (c.block_low, c.block_medium, c.block_high, c.annotate, c.off, c.not_set), strict=True
+        ):
+            chip.setStyleSheet(f"background: {color.name()}; border-radius: 3px; padding: 1px 6px;")
+
+    def colors_changed(self) -> None:
+        self._paint_legend()
+        super().colors_changed()
+
     def _build_legend(self) -> QWidget:
         box = QWidget(self)
         box.setObjectName("guardrailsLegend")
@@ -151,22 +168,21 @@ class GuardrailsTab(WorkspaceTab):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(6)
         row.addWidget(PlainLabel("Cells:", wrap=False, muted=True))
-        c = self.colors
         chips = (
-            ("Blocks ≥ Low", c.block_low, "Blocks low, medium and high severity (strictest)."),
-            ("≥ Medium", c.block_medium, "Blocks medium and high severity; low passes."),
-            ("≥ High", c.block_high, "Blocks only high severity; low and medium pass."),
-            ("Annotate only", c.annotate, "Detected and flagged, nothing blocked."),
-            ("Off", c.off, "Explicitly turned off."),
-            ("Not set", c.not_set, "No filter, and the base policy sets none."),
+            ("Blocks ≥ Low", "Blocks low, medium and high severity (strictest)."),
+            ("≥ Medium", "Blocks medium and high severity; low passes."),
+            ("≥ High", "Blocks only high severity; low and medium pass."),
+            ("Annotate only", "Detected and flagged, nothing blocked."),
+            ("Off", "Explicitly turned off."),
+            ("Not set", "No filter, and the base policy sets none."),
         )
         self.legend_chips: list[PlainLabel] = []
-        for text, color, tip in chips:
+        for text, tip in chips:
             chip = PlainLabel(text, wrap=False)
-            chip.setStyleSheet(f"background: {color.name()}; border-radius: 3px; padding: 1px 6px;")
             chip.setToolTip(tip)
             row.addWidget(chip)
             self.legend_chips.append(chip)
+        self._paint_legend()
         row.addWidget(
             PlainLabel(
                 f"Bold: weaker than {DEFAULT_V2}. "
@@ -209,6 +225,48 @@ class GuardrailsTab(WorkspaceTab):
     def focus_filter(self) -> None:
         self.filter_bar.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.filter_bar.edit.selectAll()
+
+    def state_widgets(self) -> dict[str, StateWidget]:
+        return {"filter": self.filter_bar.edit, "gapsOnly": self.gaps_button}
+
+    def state_tables(self) -> list[DataTable]:
+        return [self.table]
+
+    def _row_actions(self, row: MatrixRow | None) -> list[QAction]:
+        """The deployment's menu: its guardrail's id, Compare, and the write buttons' actions, gated alike."""
+        if row is None:
+            return []
+        actions: list[QAction] = []
+        rail = row.effective.guardrail
+        if row.effective.origin is GuardrailOrigin.CUSTOM and rail is not None:
+            copy_rail = QAction("Copy guardrail ID")
+            copy_rail.setObjectName("copyGuardrailIdAction")
+            copy_rail.setStatusTip(rail.id)
+            copy_rail.triggered.connect(lambda: QGuiApplication.clipboard().setText(rail.id))
+            actions.append(copy_rail)
+        compare = QAction("Compare selected")
+        compare.setEnabled(self._selected_count() >= 2)
+        compare.setStatusTip(self.compare_button.toolTip())
+        compare.triggered.connect(self.compare_selected)
+        actions.append(compare)
+        actions.append(
+            self.gate.action(
+                "Edit guardrail…",
+                lambda: self.editGuardrailRequested.emit(row),
+                lambda: self._edit_reason(row),
+                tip=EDIT_TIP,
+            )
+        )
+        if row.has_gap:
+            actions.append(
+                self.gate.action(
+                    "Create policy from gaps…",
+                    self._on_policy_clicked,
+                    self._policy_reason,
+                    tip=POLICY_FROM_GAPS_TIP,
+                )
+            )
+        return actions
 
     # ------------------------------------------------------------------ derived state
 

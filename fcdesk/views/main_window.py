@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import shiboken6
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -40,7 +41,6 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from fcdesk import __version__
 from fcdesk.azure.contract import Identity, LiveSession
 from fcdesk.core.gcpause import freeze_long_lived, paused_gc
 from fcdesk.core.inventory import ALL, Inventory, Scope
@@ -69,6 +69,7 @@ from fcdesk.views.signin_dialog import (
     remembered_choice,
 )
 from fcdesk.views.snapshot_flows import SnapshotFlows
+from fcdesk.views.theme import Appearance, ThemeController
 from fcdesk.views.widgets import Banner, BannerKind, PlainLabel
 from fcdesk.views.write_flows import WriteFlows
 
@@ -118,6 +119,14 @@ class WindowServices:
     actions_factory: Callable[[LiveSession, Identity], Any] | None = None
     #: the audit log every write is appended to (viewable with Tools → Audit log)
     audit_log: Any = None
+    #: light/dark appearance (View → Appearance); None: the menu is not offered
+    theme: ThemeController | None = None
+    #: where fcdesk keeps its files, shown in Help → About ((what, path) pairs)
+    locations: Callable[[], Sequence[tuple[str, Path]]] | None = None
+    #: the log folder (Help → Open logs folder); None: the item is not offered
+    log_dir: Callable[[], Path] | None = None
+    #: opens a URL or a local folder (injectable: tests never launch a browser or file manager)
+    open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl
 
 
 def _relative(when: datetime, now: datetime | None = None) -> str:
@@ -272,11 +281,13 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("workspaceTabs")
         self.tabs.setDocumentMode(True)
         colors = self.services.colors
+        # the window's opener, looked up when used (tests swap services.open_url)
+        opener = lambda url: self.services.open_url(url)  # noqa: E731
         self.workspace_tabs: list[WorkspaceTab] = [
-            PoliciesTab(self.context, colors=colors),
-            AssetsTab(self.context, colors=colors),
-            GuardrailsTab(self.context, colors=colors),
-            SecurityTab(self.context, colors=colors),
+            PoliciesTab(self.context, colors=colors, open_url=opener),
+            AssetsTab(self.context, colors=colors, open_url=opener),
+            GuardrailsTab(self.context, colors=colors, open_url=opener),
+            SecurityTab(self.context, colors=colors, open_url=opener),
         ]
         for tab in self.workspace_tabs:
             self.tabs.addTab(tab, tab.title())
@@ -360,9 +371,38 @@ class MainWindow(QMainWindow):
         self.what_if_action.triggered.connect(lambda: self.snapshots.open_what_if())
         self._policies_tab().table.add_context_action(self.snapshots.what_if_action)
 
+        if self.services.theme is not None:
+            view_menu.addSeparator()
+            appearance = view_menu.addMenu("&Appearance")
+            group = QActionGroup(appearance)
+            self.appearance_actions: dict[Appearance, QAction] = {}
+            for choice in Appearance:
+                act = appearance.addAction(choice.label)
+                act.setCheckable(True)
+                act.setChecked(choice is self.services.theme.appearance)
+                act.setObjectName(f"appearance{choice.value.title()}")
+                act.triggered.connect(lambda _=False, c=choice: self.set_appearance(c))
+                group.addAction(act)
+                self.appearance_actions[choice] = act
+            self.services.theme.changed.connect(self._on_theme_changed)
+
         help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = help_menu.addAction("&Keyboard shortcuts")
+        self.shortcuts_action.setObjectName("shortcutsAction")
+        self.shortcuts_action.setShortcuts(
+            [QKeySequence("Ctrl+/"), QKeySequence(QKeySequence.StandardKey.HelpContents)]
+        )
+        self.shortcuts_action.triggered.connect(self.open_shortcuts)
+        if self.services.log_dir is not None:
+            logs = help_menu.addAction("Open &logs folder")
+            logs.setObjectName("openLogsAction")
+            logs.setToolTip("The log files (tokens and secrets are never written to them)")
+            logs.triggered.connect(self.open_logs_folder)
+        help_menu.addSeparator()
         about = help_menu.addAction("&About fcdesk")
-        about.triggered.connect(self._about)
+        about.setObjectName("aboutAction")
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+        about.triggered.connect(self.open_about)
 
     def _build_statusbar(self) -> None:
         self.status_label = PlainLabel("", wrap=False)
@@ -473,7 +513,9 @@ class MainWindow(QMainWindow):
             self.source_banner.show_message(text)
         elif info.source is Source.DEMO:
             self.source_banner.show_message(
-                f"You are looking at a demo tenant ({tenant}). Everything is read-only; nothing here is your data."
+                f"This is a demo: {tenant} is a made-up tenant, and nothing here is your data. Sign in to "
+                "see your own Azure AI deployments; everything stays read-only until you do.",
+                ("Sign in…", self.open_sign_in) if self.services.session_factory is not None else None,
             )
         else:
             which = f"“{label}”" if label else (info.path.name if info.path is not None else "")
@@ -819,15 +861,52 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------ misc
 
-    def _about(self) -> None:
-        box = QMessageBox(self)
-        box.setWindowTitle("About fcdesk")
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setText(
-            f"fcdesk {__version__}\n\nFoundry Compliance Desk: guardrails, guardrail policies and security "
-            "posture of your Azure AI model deployments, online and offline."
-        )
-        box.open()
+    def open_about(self) -> QDialog:
+        from fcdesk.views.about_dialog import AboutDialog
+
+        locations = self.services.locations() if self.services.locations is not None else ()
+        dialog = AboutDialog(locations, self, open_url=self.services.open_url)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_shortcuts(self) -> QDialog:
+        from fcdesk.views.shortcuts_dialog import ShortcutsDialog, all_shortcuts
+
+        dialog = ShortcutsDialog(all_shortcuts(self.menuBar()), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()  # modeless: it can stay open beside the window while the keys are tried
+        return dialog
+
+    def open_logs_folder(self) -> bool:
+        if self.services.log_dir is None:
+            return False
+        folder = self.services.log_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.statusBar().showMessage(
+                f"Could not create the logs folder {folder}: {exc.strerror or exc}", 15000
+            )
+            return False
+        opened = bool(self.services.open_url(QUrl.fromLocalFile(str(folder))))
+        if not opened:
+            self.statusBar().showMessage(f"Could not open a file manager. The logs are in {folder}", 20000)
+        return opened
+
+    def set_appearance(self, appearance: Appearance) -> None:
+        theme = self.services.theme
+        if theme is None:
+            return
+        theme.set_appearance(appearance)
+        self.appearance_actions[theme.appearance].setChecked(True)
+
+    def _on_theme_changed(self, _dark: bool) -> None:
+        # Models read the shared colours at paint time; tabs that baked colours (legends) rebuild.
+        self.source_banner.restyle()
+        self.error_banner.restyle()
+        for tab in self.workspace_tabs:
+            tab.colors_changed()
 
     def _restore_state(self) -> None:
         settings = self.services.settings
@@ -842,6 +921,21 @@ class MainWindow(QMainWindow):
         last = settings.get("window/tab")
         if isinstance(last, str):
             self.show_tab(last)
+        self._restore_scope(settings)
+        for tab in self.workspace_tabs:  # filters, toggles, column widths/order and sorting
+            saved = settings.get(f"view/{tab.key}")
+            if isinstance(saved, dict):
+                tab.restore_view_state(saved)
+
+    def _restore_scope(self, settings: SettingsStore) -> None:
+        """The subscription and project chosen last time, when the data shown still has them."""
+        sub, project = settings.get("window/subscription"), settings.get("window/project")
+        if isinstance(sub, str) and self.subscription_combo.findData(sub) > 0:
+            self.set_subscription(sub)
+        if isinstance(project, str):
+            idx = self.project_combo.findData(project)
+            if idx > 0:
+                self.project_combo.setCurrentIndex(idx)
 
     def save_state(self) -> None:
         settings = self.services.settings
@@ -852,6 +946,10 @@ class MainWindow(QMainWindow):
         current = self.tabs.currentWidget()
         if isinstance(current, WorkspaceTab):
             settings.set("window/tab", current.key)
+        settings.set("window/subscription", self.subscription_combo.currentData())
+        settings.set("window/project", self.project_combo.currentData())
+        for tab in self.workspace_tabs:
+            settings.set(f"view/{tab.key}", tab.view_state())
         try:
             settings.save()
         except OSError as exc:

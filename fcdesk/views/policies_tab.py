@@ -8,7 +8,8 @@
 
 Writes (create / edit / delete policy, Fix now, View in Build) are not performed here: the buttons
 emit request signals for the window's services, and stay disabled with the reason while writes are
-impossible (offline snapshot, no selection).
+impossible (offline snapshot, no selection). Each row's context menu offers the same actions for that
+row, gated alike, beside Copy ID and Open in Azure portal.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -49,12 +50,13 @@ from fcdesk.models.policies import (
 )
 from fcdesk.models.table import RowTableModel
 from fcdesk.models.workspace import GUARDRAIL_RIGHTS, POLICY_RIGHTS, WorkspaceContext
-from fcdesk.views.base import WorkspaceTab
+from fcdesk.views.base import StateWidget, WorkspaceTab
 from fcdesk.views.widgets import (
     Banner,
     BannerKind,
     DataTable,
     FilterBar,
+    OpenUrl,
     PlainLabel,
     SegmentedToggle,
     WriteGate,
@@ -75,6 +77,7 @@ SELECT_POLICY = "Select a policy first"
 SELECT_ASSET = "Select an asset first"
 POLICY_ROLE_TIP = "Needs Owner or Resource Policy Contributor on the subscription or resource group."
 FIX_TIP = "Open the deployment's guardrail to bring it into compliance (needs Contributor on the account)."
+FIX_ALL_TIP = "Give the violating deployments one guardrail that meets the policy."
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -124,6 +127,11 @@ def clear_layout(layout: QLayout) -> None:
 
 def dep_label(dep: Deployment) -> str:
     return f"{dep.account_name} / {dep.name}"
+
+
+def _violating(row: PolicyRow) -> list[Deployment]:
+    """What "Fix violating deployments…" fixes: the policy's violating deployments."""
+    return [a.deployment for a in row.assets if a.violating]
 
 
 def _toolbar_row(*widgets: QWidget, stretch_after: int = -1) -> QHBoxLayout:
@@ -200,9 +208,7 @@ class _PolicyDetail(_DetailBody):
         self.no_assets = PlainLabel("No model deployment in scope is governed by this policy.", muted=True)
         b.addWidget(self.assets_table)
         b.addWidget(self.no_assets)
-        self.fix_all_button = write_button(
-            "Fix violating deployments…", "Give the violating deployments one guardrail that meets the policy."
-        )
+        self.fix_all_button = write_button("Fix violating deployments…", FIX_ALL_TIP)
         self.fix_all_button.setObjectName("fixAllButton")
         b.addLayout(_toolbar_row(self.fix_all_button, QWidget(), stretch_after=1))
 
@@ -266,9 +272,14 @@ class PoliciesTab(WorkspaceTab):
     fixManyRequested = Signal(object)
 
     def __init__(
-        self, context: WorkspaceContext, parent: QWidget | None = None, *, colors: StateColors | None = None
+        self,
+        context: WorkspaceContext,
+        parent: QWidget | None = None,
+        *,
+        colors: StateColors | None = None,
+        open_url: OpenUrl | None = None,
     ) -> None:
-        super().__init__(context, parent)
+        super().__init__(context, parent, open_url=open_url)
         self.colors = colors or default_colors()
         self._names = ScopeNames(context.inventory)
         self._current: PolicyRow | None = None
@@ -319,10 +330,10 @@ class PoliciesTab(WorkspaceTab):
 
         self.gate = WriteGate(context, self.write_reason)
         self.gate.add(self.create_button, lambda: create_reason(self.context))
-        self.gate.add(self.edit_button, self._need_policy)
-        self.gate.add(self.delete_button, self._need_policy)
-        self.gate.add(self.view.fix_button, self._need_asset)
-        self.gate.add(self.view.fix_all_button, self._need_violations)
+        self.gate.add(self.edit_button, lambda: self._policy_reason(self._current))
+        self.gate.add(self.delete_button, lambda: self._policy_reason(self._current))
+        self.gate.add(self.view.fix_button, lambda: self._asset_reason(self._current_asset))
+        self.gate.add(self.view.fix_all_button, lambda: self._violations_reason(self._current))
 
         self.create_button.clicked.connect(self.createPolicyRequested)
         self.edit_button.clicked.connect(
@@ -335,8 +346,12 @@ class PoliciesTab(WorkspaceTab):
             lambda: self._current_asset and self.fixNowRequested.emit(self._current_asset.deployment)
         )
         self.view.fix_all_button.clicked.connect(
-            lambda: self._current and self.fixManyRequested.emit([a.deployment for a in self._current.assets if a.violating])
+            lambda: self._current and self.fixManyRequested.emit(_violating(self._current))
         )
+        self.link_rows(self.table, lambda r: r.policy.id)
+        self.table.add_context_action(self._policy_actions)
+        self.link_rows(self.view.assets_table, lambda a: a.deployment.id)
+        self.view.assets_table.add_context_action(self._asset_actions)
         self.table.currentRowObjectChanged.connect(self._show_policy)
         self.view.assets_table.currentRowObjectChanged.connect(self._show_asset)
         self.table.sortByColumn(PolicyTableModel.COL_STATUS, Qt.SortOrder.AscendingOrder)
@@ -385,20 +400,62 @@ class PoliciesTab(WorkspaceTab):
             self.toggle.set_current(0)  # this tab is always "Policies"; the window shows the Assets tab
             self.switchRequested.emit("assets")
 
-    def _need_policy(self) -> str | None:
-        if self._current is None:
-            return SELECT_POLICY
-        return self.context.rights_reason(POLICY_RIGHTS, self._current.policy.scope)
+    def state_widgets(self) -> dict[str, StateWidget]:
+        return {"filter": self.filter.edit}
 
-    def _need_asset(self) -> str | None:
-        if self._current_asset is None:
+    def state_tables(self) -> list[DataTable]:
+        return [self.table]
+
+    def _policy_actions(self, row: PolicyRow | None) -> list[QAction]:
+        """The policy row's menu: the write buttons' actions for that row, gated alike."""
+        if row is None:
+            return []
+        gate, reason = self.gate, lambda: self._policy_reason(row)
+        return [
+            gate.action(
+                "Edit policy…", lambda: self.editPolicyRequested.emit(row.policy), reason, tip=POLICY_ROLE_TIP
+            ),
+            gate.action(
+                "Delete policy…",
+                lambda: self.deletePolicyRequested.emit(row.policy),
+                reason,
+                tip=POLICY_ROLE_TIP,
+            ),
+            gate.action(
+                "Fix violating deployments…",
+                lambda: self.fixManyRequested.emit(_violating(row)),
+                lambda: self._violations_reason(row),
+                tip=FIX_ALL_TIP,
+            ),
+        ]
+
+    def _asset_actions(self, asset: AssetRow | None) -> list[QAction]:
+        """An asset of the policy (in the dock): "Fix now…", as its button."""
+        if asset is None:
+            return []
+        return [
+            self.gate.action(
+                "Fix now…",
+                lambda: self.fixNowRequested.emit(asset.deployment),
+                lambda: self._asset_reason(asset),
+                tip=FIX_TIP,
+            )
+        ]
+
+    def _policy_reason(self, row: PolicyRow | None) -> str | None:
+        if row is None:
+            return SELECT_POLICY
+        return self.context.rights_reason(POLICY_RIGHTS, row.policy.scope)
+
+    def _asset_reason(self, asset: AssetRow | None) -> str | None:
+        if asset is None:
             return SELECT_ASSET
-        return self.context.rights_reason(GUARDRAIL_RIGHTS, self._current_asset.deployment.account_id)
+        return self.context.rights_reason(GUARDRAIL_RIGHTS, asset.deployment.account_id)
 
-    def _need_violations(self) -> str | None:
-        if self._current is None:
+    def _violations_reason(self, row: PolicyRow | None) -> str | None:
+        if row is None:
             return SELECT_POLICY
-        accounts = {a.deployment.account_id.lower() for a in self._current.assets if a.violating}
+        accounts = {a.deployment.account_id.lower() for a in row.assets if a.violating}
         if not accounts:
             return "No governed deployment violates this policy"
         reasons = [self.context.rights_reason(GUARDRAIL_RIGHTS, acct) for acct in sorted(accounts)]
@@ -546,9 +603,14 @@ class AssetsTab(WorkspaceTab):
     viewInBuildRequested = Signal(object)
 
     def __init__(
-        self, context: WorkspaceContext, parent: QWidget | None = None, *, colors: StateColors | None = None
+        self,
+        context: WorkspaceContext,
+        parent: QWidget | None = None,
+        *,
+        colors: StateColors | None = None,
+        open_url: OpenUrl | None = None,
     ) -> None:
-        super().__init__(context, parent)
+        super().__init__(context, parent, open_url=open_url)
         self.colors = colors or default_colors()
         self._current: AssetRow | None = None
 
@@ -590,15 +652,13 @@ class AssetsTab(WorkspaceTab):
         self.detail.finish()
 
         self.gate = WriteGate(context, self.write_reason)
-        self.gate.add(
-            self.build_button,
-            lambda: SELECT_ASSET
-            if self._current is None
-            else self.context.rights_reason(GUARDRAIL_RIGHTS, self._current.deployment.account_id),
-        )
+        self.gate.add(self.build_button, lambda: self._build_reason(self._current))
         self.build_button.clicked.connect(
             lambda: self._current and self.viewInBuildRequested.emit(self._current.deployment)
         )
+        self.link_rows(self.table, lambda r: r.deployment.id)
+        self.table.add_context_action(self._asset_actions)
+        self.link_rows(self.view.governing_table, lambda r: r.policy.id)
         self.violations_only.toggled.connect(self._on_violations_only)
         self.table.currentRowObjectChanged.connect(self._show_asset)
         self.table.sortByColumn(AssetTableModel.COL_STATUS, Qt.SortOrder.AscendingOrder)
@@ -647,6 +707,30 @@ class AssetsTab(WorkspaceTab):
         if index == 0:
             self.toggle.set_current(1)
             self.switchRequested.emit("policies")
+
+    def state_widgets(self) -> dict[str, StateWidget]:
+        return {"filter": self.filter.edit, "violationsOnly": self.violations_only}
+
+    def state_tables(self) -> list[DataTable]:
+        return [self.table]
+
+    def _build_reason(self, row: AssetRow | None) -> str | None:
+        if row is None:
+            return SELECT_ASSET
+        return self.context.rights_reason(GUARDRAIL_RIGHTS, row.deployment.account_id)
+
+    def _asset_actions(self, row: AssetRow | None) -> list[QAction]:
+        """The asset row's menu: "View in Build…" as its button, named "Fix now…" on a violation."""
+        if row is None:
+            return []
+        return [
+            self.gate.action(
+                "Fix now…" if asset_needs_fixing(row) else "View in Build…",
+                lambda: self.viewInBuildRequested.emit(row.deployment),
+                lambda: self._build_reason(row),
+                tip=FIX_TIP,
+            )
+        ]
 
     def _on_violations_only(self, on: bool) -> None:
         self.table.proxy.set_predicate(asset_needs_fixing if on else None)

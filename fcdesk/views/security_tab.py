@@ -15,11 +15,8 @@ asks for confirmation and writes. The tab shows Azure's state only, as the inven
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from PySide6.QtCore import QItemSelection, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -68,13 +65,14 @@ from fcdesk.models.workspace import (
     SECURITY_RIGHTS,
     WorkspaceContext,
 )
-from fcdesk.views.base import WorkspaceTab
+from fcdesk.views.base import StateWidget, WorkspaceTab
 from fcdesk.views.policies_tab import default_colors, dock_table, fit_table
 from fcdesk.views.widgets import (
     Banner,
     BannerKind,
     DataTable,
     FilterBar,
+    OpenUrl,
     PlainLabel,
     WriteGate,
     form_box,
@@ -276,11 +274,10 @@ class SecurityTab(WorkspaceTab):
         parent: QWidget | None = None,
         *,
         colors: StateColors | None = None,
-        open_url: Callable[[QUrl], Any] | None = None,
+        open_url: OpenUrl | None = None,
     ) -> None:
-        super().__init__(context, parent)
+        super().__init__(context, parent, open_url=open_url)
         self.colors = colors or default_colors()
-        self._open_url = open_url or QDesktopServices.openUrl
         self._attention = 0
         self._shown: tuple[str, str] | None = None  #: (table objectName, row id) driving the dock
         self._plan_shown: PlanRow | None = None  #: the subscription whose accounts the dock lists
@@ -365,9 +362,9 @@ class SecurityTab(WorkspaceTab):
 
         plan_page = self.view.plan
         self.gate = WriteGate(context)
-        self.gate.add(self.enable_button, self._enable_reason)
-        self.gate.add(self.purview_button, self._purview_reason)
-        self.gate.add(plan_page.account_button, self._account_reason)
+        self.gate.add(self.enable_button, lambda: self._enable_reason(self._selected_plan()))
+        self.gate.add(self.purview_button, lambda: self._purview_reason(self._selected_plan()))
+        self.gate.add(plan_page.account_button, lambda: self._account_reason(self._selected_account()))
         # after the gate's own handlers: the reasons shown under the buttons are the gate's
         for signal in (context.scopeChanged, context.inventoryChanged, context.rightsChanged):
             signal.connect(self._show_reasons)
@@ -392,6 +389,7 @@ class SecurityTab(WorkspaceTab):
                 lambda sel, _des, t=table: self._on_selection(t, sel)
             )
         self.plans_table.selectionModel().selectionChanged.connect(self._update_write_buttons)
+        self._link_rows()
         self.recommendations_table.sortByColumn(RecommendationModel.COL_SEVERITY, Qt.SortOrder.AscendingOrder)
         self.alerts_table.sortByColumn(AlertModel.COL_TIME, Qt.SortOrder.DescendingOrder)
         self.reload()
@@ -472,6 +470,12 @@ class SecurityTab(WorkspaceTab):
         self.filter.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.filter.edit.selectAll()
 
+    def state_widgets(self) -> dict[str, StateWidget]:
+        return {"filter": self.filter.edit, "splitter": self.splitter}
+
+    def state_tables(self) -> list[DataTable]:
+        return list(self._tables())
+
     def _show_banner(self, no_cloud: list[PlanRow], no_ai: list[PlanRow]) -> None:
         """Say which subscriptions lack Defender for Cloud or threat protection for AI, and what to do."""
         parts = []
@@ -524,7 +528,7 @@ class SecurityTab(WorkspaceTab):
 
     def _open(self, url: object) -> None:
         if isinstance(url, str) and url:
-            self._open_url(QUrl(url))
+            self.open_url(QUrl(url))
 
     def _cloud(self) -> tuple[str, str]:
         """The cloud and tenant of the data in hand (for portal links)."""
@@ -645,6 +649,54 @@ class SecurityTab(WorkspaceTab):
                 page.accounts_table.select_first_row()
         self.view.setCurrentWidget(page)
 
+    # ------------------------------------------------------------------ row context menus
+
+    def _link_rows(self) -> None:
+        """Copy ID and the portal link on every table; the plans' write buttons on their rows."""
+        self.link_rows(
+            self.recommendations_table, lambda r: r.id, lambda r: recommendation_link(r, *self._cloud())
+        )
+        self.link_rows(self.alerts_table, lambda a: a.id, lambda a: alert_link(a, *self._cloud()))
+        self.link_rows(self.plans_table, _subscription_id)
+        self.plans_table.add_context_action(self._plan_actions)
+        accounts = self.view.plan.accounts_table
+        self.link_rows(accounts, lambda a: a.account.id)
+        accounts.add_context_action(self._account_actions)
+        self.link_rows(self.view.alert.shields_table, lambda r: r.deployment.id)
+
+    def _plan_actions(self, plan: PlanRow | None) -> list[QAction]:
+        """A subscription's menu: its threat protection and Purview, as the buttons under the table."""
+        if plan is None:
+            return []
+        sub = plan.subscription.subscription_id
+        return [
+            self.gate.action(
+                "Enable threat protection for AI…",
+                lambda: self.enableThreatProtectionRequested.emit(sub),
+                lambda: self._enable_reason(plan),
+                tip=DEFENDER_ROLE_TIP,
+            ),
+            self.gate.action(
+                f"Turn Microsoft Purview {'off' if plan.purview else 'on'}…",
+                lambda: self.purviewToggleRequested.emit(sub, not plan.purview),
+                lambda: self._purview_reason(plan),
+                tip=PURVIEW_ROLE_TIP,
+            ),
+        ]
+
+    def _account_actions(self, acct: AccountDefender | None) -> list[QAction]:
+        """An account of the subscription (in the dock): its threat protection, as its button."""
+        if acct is None:
+            return []
+        return [
+            self.gate.action(
+                "Enable threat protection for this account…",
+                lambda: self.enableAccountProtectionRequested.emit(acct.account.id),
+                lambda: self._account_reason(acct),
+                tip=ACCOUNT_ROLE_TIP,
+            )
+        ]
+
     # ------------------------------------------------------------------ plan actions
 
     def _selected_plan(self) -> PlanRow | None:
@@ -657,8 +709,7 @@ class SecurityTab(WorkspaceTab):
         rows = self.view.plan.accounts_table.selected_row_objects()
         return rows[0] if rows else None
 
-    def _enable_reason(self) -> str | None:
-        plan = self._selected_plan()
+    def _enable_reason(self, plan: PlanRow | None) -> str | None:
         if plan is None:
             return SELECT_SUBSCRIPTION
         if plan.enabled:
@@ -667,16 +718,14 @@ class SecurityTab(WorkspaceTab):
             SECURITY_RIGHTS, f"/subscriptions/{plan.subscription.subscription_id}"
         )
 
-    def _purview_reason(self) -> str | None:
-        plan = self._selected_plan()
+    def _purview_reason(self, plan: PlanRow | None) -> str | None:
         if plan is None:
             return SELECT_SUBSCRIPTION
         return self.context.rights_reason(
             PURVIEW_RIGHTS, f"/subscriptions/{plan.subscription.subscription_id}"
         )
 
-    def _account_reason(self) -> str | None:
-        acct = self._selected_account()
+    def _account_reason(self, acct: AccountDefender | None) -> str | None:
         if acct is None:
             return SELECT_ACCOUNT
         if acct.on:
@@ -723,6 +772,11 @@ class SecurityTab(WorkspaceTab):
         self._update_write_buttons()
         if plan is not None:
             self.purviewToggleRequested.emit(plan.subscription.subscription_id, checked)
+
+
+def _subscription_id(plan: PlanRow) -> str:
+    """The subscription's ARM id, "/subscriptions/{guid}"."""
+    return plan.subscription.id or f"/subscriptions/{plan.subscription.subscription_id}"
 
 
 def _names(rows: list[PlanRow]) -> str:

@@ -233,7 +233,7 @@ class SnapshotFlows(QObject):
         """The Policies table's context menu entry for a policy row."""
         if row is None:
             return None
-        action = QAction("What-if with this policy…", self.window)
+        action = QAction("What-if with this policy…")  # no parent: the menu owns it and deletes it
         action.triggered.connect(lambda: self.open_what_if(row.policy))
         return action
 

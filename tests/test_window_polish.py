@@ -1,0 +1,226 @@
+"""The everyday polish of the window: appearance (light/dark, following the system), Help → About,
+Help → Keyboard shortcuts, Help → Open logs folder, the demo banner's Sign in, remembered scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QKeySequence, QPalette
+from PySide6.QtWidgets import QApplication
+
+from fcdesk import __version__
+from fcdesk.app import demo_snapshot_path, load_inventory
+from fcdesk.gui import build_window, file_locations
+from fcdesk.models.matrix import CONTROL_COLUMN_OFFSET
+from fcdesk.models.palette import DARK, LIGHT, colors_for
+from fcdesk.store.settings import Settings
+from fcdesk.views.about_dialog import about_text
+from fcdesk.views.shortcuts_dialog import ShortcutsDialog, all_shortcuts
+from fcdesk.views.theme import Appearance, ThemeController, palette_is_dark
+
+
+@pytest.fixture
+def restore_appearance(qapp: QApplication) -> Iterator[None]:
+    """Theme switches change the whole application: put the style and palette back afterwards."""
+    style, palette = qapp.style().name(), QPalette(qapp.palette())
+    yield
+    from PySide6.QtWidgets import QStyleFactory
+
+    if qapp.style().name().lower() != style.lower():
+        qapp.setStyle(QStyleFactory.create(style))
+    qapp.setPalette(palette)
+
+
+@pytest.fixture
+def window(qtbot, qapp, tmp_path: Path, restore_appearance):
+    win = build_window(qapp, load_inventory(demo_snapshot_path()), Settings(tmp_path / "settings.json"))
+    qtbot.addWidget(win)
+    return win
+
+
+# ------------------------------------------------------------------------------------ appearance
+
+
+def test_colors_switch_in_place_so_models_paint_the_new_theme(window, qtbot) -> None:
+    """One shared colours object: switching to dark changes what the guardrail matrix paints, and the
+    choice is a checked menu item that is remembered."""
+    theme = window.services.theme
+    assert theme is not None and theme.appearance is Appearance.SYSTEM and not theme.dark
+    tab = window.tab("guardrails")
+
+    def background() -> QColor:
+        assert tab.rows_shown() > 0  # loads a stale tab
+        value = tab.table.proxy.index(0, CONTROL_COLUMN_OFFSET).data(Qt.ItemDataRole.BackgroundRole)
+        return value.color() if isinstance(value, QBrush) else QColor(value)
+
+    light = background()
+    assert light.isValid() and light.lightness() > 128
+    with qtbot.waitSignal(theme.changed, timeout=1000) as blocker:
+        window.appearance_actions[Appearance.DARK].trigger()
+    assert blocker.args == [True]
+    assert palette_is_dark(QGuiApplication.palette())
+    assert QApplication.style().name().lower() == "fusion"
+    dark = background()
+    assert dark != light and dark.lightness() < 128
+    assert window.services.colors.not_set == DARK.not_set and LIGHT.not_set.lightness() > 128  # constants untouched
+    assert window.appearance_actions[Appearance.DARK].isChecked()
+    assert DARK.block_low.name() in tab.legend_chips[0].styleSheet()  # the legend follows the cells
+    # the banner re-tints when Qt delivers the palette change
+    qtbot.waitUntil(lambda: "#1d2b3f" in window.source_banner.styleSheet(), timeout=1000)
+    window.set_appearance(Appearance.SYSTEM)
+    assert not palette_is_dark(QGuiApplication.palette()) and not theme.dark
+    qtbot.waitUntil(lambda: "#e5effb" in window.source_banner.styleSheet(), timeout=1000)
+    window.set_appearance(Appearance.DARK)
+    window.save_state()
+    assert Settings(window.services.settings.path).get("appearance") == "dark"
+
+
+def test_appearance_choice_is_restored_and_light_forces_a_light_palette(qapp, tmp_path: Path, restore_appearance) -> None:
+    settings = Settings(tmp_path / "s.json")
+    settings.set("appearance", "light")
+    colors = colors_for(True)  # as if the system were dark
+    theme = ThemeController(qapp, colors, settings)
+    assert theme.appearance is Appearance.LIGHT and not theme.dark
+    assert colors.not_set == LIGHT.not_set
+    assert not palette_is_dark(qapp.palette())
+    settings.set("appearance", "sepia")  # unknown value: follow the system
+    assert ThemeController(qapp, colors_for(False), settings).appearance is Appearance.SYSTEM
+
+
+def test_following_the_system_tracks_its_colour_scheme(qapp, restore_appearance) -> None:
+    colors = colors_for(False)
+    theme = ThemeController(qapp, colors, None)
+    seen: list[bool] = []
+    theme.changed.connect(seen.append)
+    # The platform switching to dark: it changes its palette and announces the new scheme.
+    qapp.setPalette(QPalette(QPalette().color(QPalette.ColorRole.Window).darker(400)))
+    theme._system_scheme_changed(Qt.ColorScheme.Dark)
+    assert seen == [True] and colors.not_set == DARK.not_set
+
+
+# ------------------------------------------------------------------------------------ help menu
+
+
+def test_about_shows_the_one_version_and_where_files_live(window, qtbot) -> None:
+    opened: list[QUrl] = []
+    window.services.open_url = lambda url: opened.append(url) or True
+    dialog = window.open_about()
+    qtbot.addWidget(dialog)
+    assert dialog.windowTitle() == "About fcdesk"
+    text = dialog.copy_details()
+    assert text.startswith(f"fcdesk {__version__}: Foundry Compliance Desk")
+    assert QGuiApplication.clipboard().text() == text
+    locations = dict(file_locations())
+    for name, path in locations.items():
+        assert f"{name}: {path}" in text
+    assert str(locations["Logs"]).startswith(str(Path.cwd().anchor))  # absolute paths
+    show_logs = dialog.findChild(type(dialog.copy_button), "showLogs")
+    show_logs.click()
+    assert opened == [QUrl.fromLocalFile(str(locations["Logs"]))]
+    assert "Python: " in about_text([]) and "Qt: " in about_text([])
+
+
+def test_shortcuts_dialog_lists_the_real_actions(window, qtbot) -> None:
+    dialog = window.open_shortcuts()
+    qtbot.addWidget(dialog)
+    assert isinstance(dialog, ShortcutsDialog)
+    native = QKeySequence.SequenceFormat.NativeText
+    assert dialog.keys_for("Filter rows") == QKeySequence(QKeySequence.StandardKey.Find).toString(native)
+    assert dialog.keys_for("Refresh") == QKeySequence(QKeySequence.StandardKey.Refresh).toString(native)
+    assert dialog.keys_for("Export report…") == QKeySequence("Ctrl+E").toString(native)
+    assert dialog.keys_for("Guardrails") == QKeySequence("Ctrl+3").toString(native)
+    assert dialog.keys_for("Keyboard shortcuts").startswith(QKeySequence("Ctrl+/").toString(native))
+    # a shortcut added to a menu later appears without touching the dialog
+    window.audit_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
+    assert any(s.action == "Audit log…" for s in all_shortcuts(window.menuBar()))
+    assert dialog.apply_filter("export") == 1
+    assert dialog.apply_filter("") == len(dialog.shortcuts)
+    groups = {s.group for s in dialog.shortcuts}
+    assert {"File", "View", "Help", "Tables"} <= groups
+
+
+def test_open_logs_folder_creates_and_opens_it(window, isolated_user_dirs) -> None:
+    opened: list[QUrl] = []
+    window.services.open_url = lambda url: opened.append(url) or True
+    assert window.open_logs_folder() is True
+    logs = isolated_user_dirs["data"] / "logs"
+    assert logs.is_dir() and opened == [QUrl.fromLocalFile(str(logs))]
+    window.services.open_url = lambda url: False  # no file manager: say where the logs are
+    assert window.open_logs_folder() is False
+    assert str(logs) in window.statusBar().currentMessage()
+
+
+# ------------------------------------------------------------------------------------ first run, scope
+
+
+def test_demo_banner_says_it_is_a_demo_and_offers_sign_in(window, qtbot) -> None:
+    banner = window.source_banner
+    assert "demo" in banner.label.text() and "nothing here is your data" in banner.label.text()
+    assert banner.button is not None and banner.button.text() == "Sign in…"
+    window.show()
+    banner.button.click()
+    assert window.sign_in_dialog is not None and window.sign_in_dialog.isVisible()
+    window.sign_in_dialog.reject()
+
+
+def test_scope_filters_and_each_tabs_view_are_remembered(qtbot, qapp, tmp_path: Path, restore_appearance) -> None:
+    path = tmp_path / "settings.json"
+    loaded = load_inventory(demo_snapshot_path())
+    first = build_window(qapp, loaded, Settings(path))
+    qtbot.addWidget(first)
+    sandbox = next(s for s in loaded.inventory.subscriptions.values() if s.display_name == "Contoso Research Sandbox")
+    first.set_subscription(sandbox.subscription_id)
+    first.project_combo.setCurrentIndex(1)
+    project = first.project_combo.currentData()
+    rails = first.tab("guardrails")
+    rails.filter_bar.edit.setText("gpt")
+    rails.table.setColumnWidth(0, 77)
+    rails.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    first.close()
+    second = build_window(qapp, loaded, Settings(path))
+    qtbot.addWidget(second)
+    assert second.subscription_combo.currentData() == sandbox.subscription_id.lower()
+    assert second.project_combo.currentData() == project
+    assert second.context.scope.project_id == project
+    again = second.tab("guardrails")
+    assert again.filter_bar.edit.text() == "gpt" and again.table.columnWidth(0) == 77
+    header = again.table.horizontalHeader()
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (0, Qt.SortOrder.DescendingOrder)
+
+
+HIGH_DPI_PROBE = r"""
+import json, sys
+from fcdesk.app import demo_snapshot_path, load_inventory
+from fcdesk.gui import build_window, make_app
+app = make_app()
+window = build_window(app, load_inventory(demo_snapshot_path()), None)
+window.resize(800, 600)
+window.show()
+app.processEvents()
+shot = window.grab()
+about = window.open_about()
+app.processEvents()
+from PySide6.QtWidgets import QLabel
+pixmap = about.findChild(QLabel, "aboutIcon").pixmap()
+print(json.dumps({"dpr": shot.devicePixelRatio(), "width": shot.width(), "logical": window.width(), "icon": [pixmap.width(), pixmap.devicePixelRatio()]}))
+"""
+
+
+def test_crisp_at_200_percent_scale(tmp_path: Path) -> None:
+    """At a 2× scale factor the window renders at twice the pixels (not an upscaled 1× bitmap) and
+    the app icon is drawn from the SVG at 128 physical pixels for its 64-pixel slot."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", HIGH_DPI_PROBE], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    assert probe["dpr"] == 2.0 and probe["width"] == 2 * probe["logical"] > 0
+    assert probe["icon"] == [128, 2.0]
