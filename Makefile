@@ -5,6 +5,10 @@
 #   make test    run the test suite headless (includes the import-layering checks)
 #   make bench   run the benchmarks in bench/
 #   make lock    re-pin constraints.txt from a clean throwaway venv (then review the diff)
+#   make package           build the one-folder app with PyInstaller into dist/fcdesk/
+#   make package-test      build it (if out of date) and run the frozen app's --self-test
+#   make install-desktop   add fcdesk to this user's application menu (desktop entry, icons, MIME type)
+#   make uninstall-desktop remove what install-desktop added
 #   make clean   remove .venv and build/test leftovers
 #
 # Override the interpreter with `make PYTHON=python3.12 test`.
@@ -15,7 +19,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LOCK_VENV := .venv-lock
 
-.PHONY: venv run test bench lock clean
+.PHONY: venv run test bench lock clean package package-test install-desktop uninstall-desktop
 
 venv: $(STAMP)
 
@@ -23,7 +27,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --upgrade pip
-	$(VPY) -m pip install -c constraints.txt -e '.[test]'
+	$(VPY) -m pip install -c constraints.txt -e '.[test,package]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -35,6 +39,19 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VPY) -m bench
 
+# One-folder PyInstaller build into dist/fcdesk/, skipped when nothing that goes into it changed.
+package: $(STAMP)
+	$(VPY) packaging/build.py
+
+package-test: $(STAMP)
+	$(VPY) packaging/build.py --self-test
+
+install-desktop: $(STAMP)
+	$(VENV)/bin/fcdesk install-desktop
+
+uninstall-desktop: $(STAMP)
+	$(VENV)/bin/fcdesk install-desktop --uninstall
+
 # Resolve the newest versions allowed by pyproject.toml in an empty venv and pin all of them
 # (the editable fcdesk itself excluded). Review `git diff constraints.txt`, run `make test`.
 lock:
@@ -42,7 +59,7 @@ lock:
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --upgrade pip
 	$(LOCK_VENV)/bin/python -m pip install -e '.[test,package]'
-	$(LOCK_VENV)/bin/python -m pip freeze --exclude-editable > constraints.txt
+	$(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip==' > constraints.txt  # --all: keep setuptools pinned
 	rm -rf $(LOCK_VENV)
 	@echo "constraints.txt regenerated; the next make target reinstalls .venv"
 
