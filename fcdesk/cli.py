@@ -101,6 +101,8 @@ def run(argv: list[str] | None = None, *, t0: float | None = None) -> int:
     args = parser.parse_args(_open_with(list(sys.argv[1:] if argv is None else argv)))
     if args.screenshots is not None and not args.self_test:
         parser.error("--screenshots needs --self-test")
+    if args.command in ("capture", "policy", "guardrail", "security"):
+        _start_log(sys.argv[1:] if argv is None else argv)
     if args.command == "report":
         return _report(args)
     if args.command == "demo":
@@ -136,6 +138,19 @@ def run(argv: list[str] | None = None, *, t0: float | None = None) -> int:
     from fcdesk.gui import run_gui
 
     return run_gui(args.snapshot)
+
+
+def _start_log(argv: list[str]) -> None:
+    """Commands that talk to Azure write the window's log file too (context for the audit log's
+    entries); stderr keeps only fcdesk's own lines."""
+    import logging
+
+    from fcdesk.logsetup import configure_logging, register_secret
+
+    configure_logging()
+    for name in ("FCDESK_ACCESS_TOKEN", "AZURE_CLIENT_SECRET"):
+        register_secret(os.environ.get(name))
+    logging.getLogger("fcdesk.cli").info("fcdesk %s %s", __version__, " ".join(argv))
 
 
 def _fail(message: str) -> int:

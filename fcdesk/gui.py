@@ -27,8 +27,9 @@ from fcdesk.app import (
     store_sp_secret,
     warm_up_live,
 )
-from fcdesk.azure.contract import LiveSession
+from fcdesk.azure.contract import TOKEN_ENV, LiveSession
 from fcdesk.core.gcpause import freeze_long_lived
+from fcdesk.logsetup import configure_logging, register_secret
 from fcdesk.core.inventory import Inventory
 from fcdesk.core.records import RawRecord, SnapshotMeta, Source
 from fcdesk.models.palette import colors_for
@@ -40,6 +41,7 @@ from fcdesk.store.settings import FILE_NAME as SETTINGS_FILE
 from fcdesk.store.settings import Settings
 from fcdesk.store.snapshot import SnapshotError
 from fcdesk.views.main_window import MainWindow, SnapshotOpenError, WindowServices
+from fcdesk.views.error_dialog import ExceptionReporter
 from fcdesk.views.theme import ThemeController
 
 log = logging.getLogger("fcdesk.gui")
@@ -177,6 +179,9 @@ def _startup_load(path: Path) -> tuple[Loaded | None, str | None]:
 def run_gui(snapshot: Path | None) -> int:
     import qasync
 
+    configure_logging()  # first: everything after it, Qt's own messages included, reaches the file
+    register_secret(os.environ.get(TOKEN_ENV))
+    log.info("fcdesk %s starting", __version__)
     app = make_app()
     install_qt_log_bridge()
     quiet_executor_debug_log()
@@ -195,6 +200,10 @@ def run_gui(snapshot: Path | None) -> int:
         box.open()
 
     async def amain() -> int:
+        # Installed once the qasync loop runs, so its exception handler is covered too.
+        reporter = ExceptionReporter(lambda: window, window.open_logs_folder)
+        reporter.install()
+        app.aboutToQuit.connect(reporter.uninstall)
         closing = asyncio.Event()
         app.aboutToQuit.connect(closing.set)
         if loaded is None and error is None:

@@ -2,6 +2,8 @@
 
 - ``isolated_user_dirs`` (autouse): ``FCDESK_DATA_DIR``/``FCDESK_CONFIG_DIR`` point into the test's
   ``tmp_path``, so no test reads or writes the real per-user folders.
+- ``restore_logging`` (autouse): fcdesk's log file handler is removed after each test and the
+  logger levels it set are restored.
 - ``in_memory_keyring`` (autouse): an ``InMemoryKeyring`` is the active keyring backend during the
   test (the previous backend is restored after), so no test touches the OS keychain.
 - ``qloop`` (session): a qasync ``QEventLoop`` over pytest-qt's ``qapp``, flagged as already
@@ -34,6 +36,22 @@ def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[
     monkeypatch.setenv("FCDESK_DATA_DIR", str(dirs["data"]))
     monkeypatch.setenv("FCDESK_CONFIG_DIR", str(dirs["config"]))
     return dirs
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Code under test may install fcdesk's log file (the CLI's Azure commands, the GUI start):
+    remove it after each test and put the levels back, so no test logs into another's folder."""
+    import logging
+
+    from fcdesk.logsetup import unconfigure_logging
+
+    names = ("", "qasync", "azure", "azure.core.pipeline.policies.http_logging_policy")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    unconfigure_logging()
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture(autouse=True)

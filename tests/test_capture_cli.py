@@ -66,7 +66,7 @@ def capture_args(emu: ArmEmulator, out: Path, *extra: str) -> list[str]:
 
 
 def test_capture_writes_a_snapshot_whose_report_matches_the_summary(
-    emulator: ArmEmulator, demo: Scenario, tmp_path: Path
+    emulator: ArmEmulator, demo: Scenario, tmp_path: Path, isolated_user_dirs: dict[str, Path]
 ) -> None:
     token = emulator.mint_token(principal="scheduler@contoso.example")
     out = tmp_path / "nightly.fcsnap"
@@ -93,6 +93,10 @@ def test_capture_writes_a_snapshot_whose_report_matches_the_summary(
     for stream in (proc.stdout, proc.stderr):
         assert token not in stream and token.rsplit(".", 1)[-1] not in stream
         assert "Traceback" not in stream
+    # the command also wrote the log file (context for the audit log), without the token
+    log = (isolated_user_dirs["data"] / "logs" / "fcdesk.log").read_text(encoding="utf-8")
+    assert " INFO fcdesk.cli: fcdesk " in log and "capture --arm-endpoint" in log
+    assert token not in log and token.rsplit(".", 1)[-1] not in log
 
 
 def test_only_the_subscriptions_asked_for(emulator: ArmEmulator, demo: Scenario, tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ from fcdesk.azure.contract import (
     Tenant,
 )
 from fcdesk.azure.errors import SignInError
+from fcdesk.logsetup import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +234,7 @@ class EnvTokenCredential:
                 message=f"{self.env} is not set: put an ARM access token in it "
                 "(for example from `az account get-access-token --query accessToken -o tsv`)."
             )
+        register_secret(value)  # masked in every log line, whatever logs it
         self._token = AccessToken(value, _expiry(value, now))
         self._fetched_at = now
         return self._token
@@ -333,6 +335,7 @@ async def store_sp_secret(tenant_id: str, client_id: str, secret: str) -> None:
     """Keep a service principal's client secret in the OS keyring."""
     import keyring
 
+    register_secret(secret)
     sealed = _Sealed(secret)
     key = _sp_key(tenant_id, client_id)
 
@@ -350,7 +353,9 @@ async def get_sp_secret(tenant_id: str, client_id: str) -> str | None:
     def read() -> _Sealed:
         return _Sealed(keyring.get_password(KEYRING_SERVICE, key))
 
-    return (await asyncio.to_thread(read)).open()
+    secret = (await asyncio.to_thread(read)).open()
+    register_secret(secret)
+    return secret
 
 
 async def forget_sp_secret(tenant_id: str, client_id: str) -> bool:
@@ -460,6 +465,7 @@ async def _make_credential(
                     f"No client secret is stored for service principal {options.client_id} in tenant "
                     f"{tenant}: save it in the sign-in dialog, or set AZURE_CLIENT_SECRET."
                 )
+            register_secret(secret)
             inner = ClientSecretCredential(tenant, options.client_id, secret, **common)
         return SerializedCredential(
             inner, token_cache=cache_text, description=f"service principal {options.client_id}"
