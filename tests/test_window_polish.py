@@ -19,6 +19,7 @@ from fcdesk.models.palette import DARK, LIGHT, colors_for
 from fcdesk.store.settings import Settings
 from fcdesk.views.about_dialog import about_text
 from fcdesk.views.shortcuts_dialog import ShortcutsDialog, all_shortcuts
+from fcdesk.views.widgets import PlainLabel
 from fcdesk.views.theme import Appearance, ThemeController, palette_is_dark
 
 
@@ -68,6 +69,10 @@ def test_colors_switch_in_place_so_models_paint_the_new_theme(window, qtbot) -> 
     assert window.services.colors.not_set == DARK.not_set and LIGHT.not_set.lightness() > 128  # constants untouched
     assert window.appearance_actions[Appearance.DARK].isChecked()
     assert DARK.block_low.name() in tab.legend_chips[0].styleSheet()  # the legend follows the cells
+    window.show()
+    muted = [w for w in window.findChildren(PlainLabel) if w.property("muted") and w.isVisible()]
+    assert muted  # secondary text stays readable: light grey on the dark window
+    qtbot.waitUntil(lambda: all(w.palette().color(QPalette.ColorRole.WindowText).lightness() > 128 for w in muted))
     # the banner re-tints when Qt delivers the palette change
     qtbot.waitUntil(lambda: "#1d2b3f" in window.source_banner.styleSheet(), timeout=1000)
     window.set_appearance(Appearance.SYSTEM)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QPoint, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QModelIndex, QPoint, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QContextMenuEvent,
@@ -53,7 +53,12 @@ log = logging.getLogger(__name__)
 
 
 class PlainLabel(QLabel):
-    """A label that never interprets its text as HTML, and whose text can be selected and copied."""
+    """A label that never interprets its text as HTML, and whose text can be selected and copied.
+
+    ``muted``: secondary text in the palette's placeholder colour, kept in step when the
+    application palette changes (a style sheet's ``palette(placeholder-text)`` is resolved once,
+    so it stayed light-theme grey on a dark window).
+    """
 
     def __init__(
         self, text: str = "", parent: QWidget | None = None, *, wrap: bool = True, muted: bool = False
@@ -64,10 +69,28 @@ class PlainLabel(QLabel):
             Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
         )
         self.setWordWrap(wrap)
+        self._muted = muted
         if muted:
             self.setProperty("muted", True)
-            self.setStyleSheet("color: palette(placeholder-text);")
+            self._mute()
         self.setText(text)
+
+    def _mute(self) -> None:
+        want = QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
+        if self.palette().color(QPalette.ColorRole.WindowText) != want:  # no loop: acts once per switch
+            pal = self.palette()
+            pal.setColor(QPalette.ColorRole.WindowText, want)
+            self.setPalette(pal)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        if self._muted and event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
+            self._mute()
+        super().changeEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        if self._muted:  # hidden widgets may miss the palette change
+            self._mute()
+        super().showEvent(event)
 
 
 def heading(text: str, level: int = 1) -> PlainLabel:
