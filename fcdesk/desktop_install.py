@@ -180,7 +180,8 @@ def planned_files(data_home: Path, command: Sequence[str]) -> list[tuple[Path, b
 def installed_files(data_home: Path) -> list[Path]:
     """The files of ours found under ``data_home`` (any icon size, whichever version wrote them)."""
     candidates = [data_home / "applications" / DESKTOP_ENTRY]
-    candidates += sorted((data_home / "icons" / "hicolor").glob(f"*/apps/{ICON_NAME}.*"))
+    hicolor = data_home / "icons" / "hicolor"
+    candidates += sorted(p for suffix in (".png", ".svg") for p in hicolor.glob(f"*/apps/{ICON_NAME}{suffix}"))
     candidates += [data_home / "metainfo" / METAINFO, data_home / "mime" / "packages" / f"{APP_ID}.xml"]
     return [path for path in candidates if path.is_file()]
 

@@ -33,7 +33,7 @@ from fcdesk.logsetup import configure_logging, register_secret
 from fcdesk.core.inventory import Inventory
 from fcdesk.core.records import RawRecord, SnapshotMeta, Source
 from fcdesk.models.palette import colors_for
-from fcdesk.models.workspace import SnapshotInfo, WorkspaceContext
+from fcdesk.models.workspace import OPENING_LABEL, SnapshotInfo, WorkspaceContext
 from fcdesk.resources_path import resource_path
 from fcdesk.store import paths
 from fcdesk.store.audit import AuditLog
@@ -130,11 +130,15 @@ def build_window(
     *,
     session_factory: Callable[..., LiveSession] | None = live_session_factory,
     save_snapshot: Callable[[SnapshotMeta, list[RawRecord]], Path] | None = save_to_library,
+    opening: Path | None = None,
 ) -> MainWindow:
     """The main window with its services. The Azure SDK is not imported here: ``session_factory``
-    imports it on the first sign-in, so the window starts without it."""
+    imports it on the first sign-in, so the window starts without it. ``opening``: with no
+    ``loaded`` data, the snapshot about to be read (``MainWindow.open_snapshot``)."""
     if loaded is not None:
         context = WorkspaceContext(loaded.inventory, SnapshotInfo(loaded.path, loaded.source))
+    elif opening is not None:  # a large snapshot is read after the window shows: say so, not "demo"
+        context = WorkspaceContext(empty_inventory(), SnapshotInfo(opening, Source.IMPORT, label=OPENING_LABEL))
     else:
         context = WorkspaceContext(empty_inventory(), SnapshotInfo(None, Source.DEMO))
     colors = colors_for(is_dark(app))
@@ -191,7 +195,7 @@ def run_gui(snapshot: Path | None) -> int:
         # The file asked for is unreadable: say so, and show the usual snapshot instead.
         fallback, _ = _startup_load(startup_snapshot(None))
         loaded = fallback
-    window = build_window(app, loaded, Settings())
+    window = build_window(app, loaded, Settings(), opening=path if loaded is None and error is None else None)
     window.show()
     freeze_long_lived()  # the window, its models and the first inventory stay: see core.gcpause
     if error is not None:

@@ -7,15 +7,19 @@
 
 Run it with the project's interpreter (``.venv/bin/python``): the bundle is made of that Python
 and of the packages installed beside it. A build takes about a minute, so it is skipped when
-nothing that goes into it changed: ``dist/fcdesk/.build-inputs`` holds a hash of every file under
-fcdesk/, resources/ and packaging/, of constraints.txt, pyproject.toml and setup.py, and of the
-Python version; it is written after a successful build only. PyInstaller keeps its caches in
+nothing that goes into it changed: ``build/pyinstaller/fcdesk.build-inputs`` holds a hash of every
+file under fcdesk/, resources/ and packaging/, of constraints.txt, pyproject.toml and setup.py, of the
+Python version and prefix, and of the name and version of every package installed beside it (a
+``pip install -U`` makes the bundle out of date); it is written after a successful build only, and
+kept outside the app folder so it does not ship. Concurrent builds wait for each other (a lock file
+beside the stamp, on POSIX). PyInstaller keeps its caches in
 ``build/pyinstaller``, which makes a rebuild after a small change faster than the first build.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -32,7 +36,8 @@ SPEC = REPO / "packaging" / "fcdesk.spec"
 DIST = REPO / "dist"
 APP_DIR = DIST / "fcdesk"
 WORK = REPO / "build" / "pyinstaller"
-STAMP = APP_DIR / ".build-inputs"
+STAMP = WORK / "fcdesk.build-inputs"
+LOCK = WORK / ".build.lock"
 #: What goes into the build: every file under these folders, and these files (relative to REPO).
 INPUT_FOLDERS = ("fcdesk", "resources", "packaging")
 INPUT_FILES = ("constraints.txt", "pyproject.toml", "setup.py")
@@ -65,11 +70,40 @@ def input_files(root: Path = REPO) -> Iterator[Path]:
 
 def inputs_digest(root: Path = REPO) -> str:
     """A hash of everything the build depends on: the input files' names and contents, and this Python."""
-    digest = hashlib.sha256(f"{sys.version}|{platform.machine()}|{sys.platform}\n".encode())
+    digest = hashlib.sha256(f"{sys.version}|{platform.machine()}|{sys.platform}|{sys.prefix}\n".encode())
+    for name, version in installed_packages():
+        digest.update(f"{name}=={version}\n".encode())
     for relative, path in sorted((p.relative_to(root).as_posix(), p) for p in input_files(root)):
         digest.update(relative.encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def installed_packages() -> list[tuple[str, str]]:
+    """(name, version) of every distribution this Python sees, fcdesk itself left out (its files
+    are hashed one by one: an editable install's version does not change when they do)."""
+    from importlib.metadata import distributions
+
+    found = {(d.metadata["Name"] or "").lower(): d.version for d in distributions()}
+    found.pop("fcdesk", None)
+    return sorted(found.items())
+
+
+@contextlib.contextmanager
+def build_lock() -> Iterator[None]:
+    """One build at a time (two test runs or a test run and ``make package``); POSIX only."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock, builds are not run concurrently there
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def is_up_to_date(digest: str) -> bool:
@@ -92,6 +126,11 @@ def folder_size(folder: Path) -> tuple[int, int]:
 
 def build(*, force: bool = False, verbose: bool = False) -> int:
     """Build ``dist/fcdesk`` unless it is up to date; 0 when it is (or was made) up to date."""
+    with build_lock():
+        return _build(force=force, verbose=verbose)
+
+
+def _build(*, force: bool, verbose: bool) -> int:
     digest = inputs_digest()
     if not force and is_up_to_date(digest):
         print(f"{APP_DIR.relative_to(REPO)} is up to date (its inputs did not change; --force rebuilds)")

@@ -319,6 +319,8 @@ def test_uninstall_removes_exactly_what_install_wrote(data_home: Path) -> None:
         data_home / "applications" / "org.example.Other.desktop",
         data_home / "icons" / "hicolor" / "48x48" / "apps" / "org.example.Other.png",
         data_home / "mime" / "packages" / "org.example.Other.xml",
+        # a user's own copy beside ours, named after it: not ours to delete
+        data_home / "icons" / "hicolor" / "48x48" / "apps" / f"{APP_ID}.png.bak",
     ]
     for path in neighbours:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,15 +22,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import shiboken6
-from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
+    QMenu,
+    QMenuBar,
     QMessageBox,
     QSizePolicy,
     QStackedWidget,
@@ -48,7 +51,7 @@ from fcdesk.core.policy import GuardrailPolicy
 from fcdesk.core.records import Source
 from fcdesk.core.text import as_of
 from fcdesk.models.palette import StateColors
-from fcdesk.models.workspace import REFRESH_REASON, SnapshotInfo, WorkspaceContext
+from fcdesk.models.workspace import OPENING_LABEL, REFRESH_REASON, SnapshotInfo, WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
 from fcdesk.views.guardrails_tab import GuardrailsTab
 from fcdesk.views.policies_tab import AssetsTab, PoliciesTab
@@ -92,6 +95,34 @@ class SettingsStore(Protocol):
     def get_bytes(self, key: str) -> bytes | None: ...
     def set_bytes(self, key: str, value: bytes) -> None: ...
     def save(self) -> None: ...
+
+
+class MenuKeysFirst(QObject):
+    """Installed on the filter fields: the window's menu shortcuts win over the field's own keys.
+
+    A line edit claims standard editing keys before shortcuts run, and some platforms' key schemes
+    make Ctrl+E (end of line) and Ctrl+D (delete) such keys, so Export and Compare with previous
+    would be dead while the focus is in a filter field, which is where Ctrl+F puts it."""
+
+    def __init__(self, menu_bar: QMenuBar) -> None:
+        super().__init__(menu_bar)
+        self._menu_bar = menu_bar
+
+    def _menu_keys(self) -> set[str]:
+        keys: set[str] = set()
+        for top in self._menu_bar.actions():
+            menu = top.menu()
+            for act in menu.actions() if isinstance(menu, QMenu) else ():
+                keys.update(k.toString() for k in act.shortcuts() if not k.isEmpty())
+        return keys
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            pressed = QKeySequence(event.keyCombination()).toString()
+            if pressed in self._menu_keys():
+                event.ignore()  # not the field's: let the shortcut fire
+                return True
+        return False
 
 
 class SnapshotOpenError(Exception):
@@ -178,6 +209,9 @@ class MainWindow(QMainWindow):
         self._closing_task: asyncio.Future[None] | None = None
         self._warm: asyncio.Future[None] | None = None
         self.refresher = RefreshController(context, services.save_snapshot, self)
+        self._shortcuts_dialog: QDialog | None = None
+        if services.theme is not None:
+            services.theme.setParent(self)  # it follows the system's scheme as long as the window lives
         self.setWindowTitle("fcdesk")
         self.resize(1480, 900)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
@@ -350,6 +384,13 @@ class MainWindow(QMainWindow):
             act = view_menu.addAction(tab.base_title)
             act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             act.triggered.connect(lambda _=False, k=tab.key: self.show_tab(k))
+        # Window-wide, so they work with the focus in a table (which would take Ctrl+Tab itself).
+        next_tab = view_menu.addAction("&Next tab")
+        next_tab.setShortcuts([QKeySequence(QKeySequence.StandardKey.NextChild), QKeySequence("Ctrl+PgDown")])
+        next_tab.triggered.connect(lambda: self._step_tab(1))
+        prev_tab = view_menu.addAction("&Previous tab")
+        prev_tab.setShortcuts([QKeySequence(QKeySequence.StandardKey.PreviousChild), QKeySequence("Ctrl+PgUp")])
+        prev_tab.triggered.connect(lambda: self._step_tab(-1))
         view_menu.addSeparator()
         find = view_menu.addAction("&Filter rows")
         find.setShortcut(QKeySequence.StandardKey.Find)
@@ -399,6 +440,10 @@ class MainWindow(QMainWindow):
             logs.setToolTip("The log files (tokens and secrets are never written to them)")
             logs.triggered.connect(self.open_logs_folder)
         help_menu.addSeparator()
+        self._menu_keys_first = MenuKeysFirst(self.menuBar())
+        for tab in self.workspace_tabs:
+            for edit in tab.findChildren(QLineEdit):
+                edit.installEventFilter(self._menu_keys_first)
         about = help_menu.addAction("&About fcdesk")
         about.setObjectName("aboutAction")
         about.setMenuRole(QAction.MenuRole.AboutRole)
@@ -499,7 +544,12 @@ class MainWindow(QMainWindow):
         if not info.live:
             title += (f" “{label}”" if label else "") + " (read-only)"
         self.setWindowTitle(title)
-        if info.live and info.label == "refreshing":
+        if self.opening:
+            name = info.path.name if info.path is not None else "the snapshot"
+            self.status_label.setText(f"Opening {name}…")
+            self.setWindowTitle("fcdesk")
+            self.source_banner.show_message(f"Opening {name}: the tabs fill as soon as it is read.")
+        elif info.live and info.label == "refreshing":
             self.source_banner.show_message(
                 f"Refreshing from Azure ({tenant}): the tabs fill as data arrives."
             )
@@ -873,10 +923,19 @@ class MainWindow(QMainWindow):
     def open_shortcuts(self) -> QDialog:
         from fcdesk.views.shortcuts_dialog import ShortcutsDialog, all_shortcuts
 
+        dialog = self._shortcuts_dialog
+        if dialog is not None and shiboken6.isValid(dialog) and dialog.isVisible():
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
         dialog = ShortcutsDialog(all_shortcuts(self.menuBar()), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()  # modeless: it can stay open beside the window while the keys are tried
+        self._shortcuts_dialog = dialog
         return dialog
+
+    def _step_tab(self, step: int) -> None:
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % self.tabs.count())
 
     def open_logs_folder(self) -> bool:
         if self.services.log_dir is None:
@@ -927,8 +986,18 @@ class MainWindow(QMainWindow):
             if isinstance(saved, dict):
                 tab.restore_view_state(saved)
 
+    @property
+    def opening(self) -> bool:
+        """The start-up snapshot is still being read (the tabs are empty placeholders)."""
+        info = self.context.info
+        return info.label == OPENING_LABEL and not info.live
+
     def _restore_scope(self, settings: SettingsStore) -> None:
-        """The subscription and project chosen last time, when the data shown still has them."""
+        """The subscription and project chosen last time, when the data shown still has them (a
+        snapshot still opening: once it has opened)."""
+        if self.opening:
+            self.snapshotOpened.connect(self._restore_scope_once)
+            return
         sub, project = settings.get("window/subscription"), settings.get("window/project")
         if isinstance(sub, str) and self.subscription_combo.findData(sub) > 0:
             self.set_subscription(sub)
@@ -936,6 +1005,11 @@ class MainWindow(QMainWindow):
             idx = self.project_combo.findData(project)
             if idx > 0:
                 self.project_combo.setCurrentIndex(idx)
+
+    def _restore_scope_once(self, _path: str) -> None:
+        self.snapshotOpened.disconnect(self._restore_scope_once)
+        if self.services.settings is not None:
+            self._restore_scope(self.services.settings)
 
     def save_state(self) -> None:
         settings = self.services.settings
@@ -946,8 +1020,9 @@ class MainWindow(QMainWindow):
         current = self.tabs.currentWidget()
         if isinstance(current, WorkspaceTab):
             settings.set("window/tab", current.key)
-        settings.set("window/subscription", self.subscription_combo.currentData())
-        settings.set("window/project", self.project_combo.currentData())
+        if not self.opening:  # the placeholder's "all subscriptions" is not a choice the user made
+            settings.set("window/subscription", self.subscription_combo.currentData())
+            settings.set("window/project", self.project_combo.currentData())
         for tab in self.workspace_tabs:
             settings.set(f"view/{tab.key}", tab.view_state())
         try:

@@ -18,7 +18,7 @@ import enum
 import logging
 from typing import Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
@@ -162,7 +162,11 @@ class ThemeController(QObject):
 
     def _system_scheme_changed(self, _scheme: Qt.ColorScheme) -> None:
         if self._appearance is Appearance.SYSTEM:
-            # The platform updates its own palette after the hint; read it on the next turn.
+            # Depending on the platform, the hint may come before the new palette: read it next turn.
+            QTimer.singleShot(0, self, self._follow_system)
+
+    def _follow_system(self) -> None:
+        if self._appearance is Appearance.SYSTEM:
             self._native_palette = QPalette(QGuiApplication.palette())
             self._apply()
 

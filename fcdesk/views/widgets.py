@@ -294,6 +294,8 @@ class DataTable(QTableView):
             return None
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.aboutToHide.connect(self._context_menu_closed)
+        # hidden without close() (e.g. by code) must free it too; deferred, so a trigger runs first
+        menu.aboutToHide.connect(menu.deleteLater)
         self._open_menu = menu
         menu.popup(global_pos)
         return menu
@@ -604,6 +606,11 @@ class Banner(QFrame):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         self.restyle()
         super().showEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
+            self.restyle()
+        super().changeEvent(event)
 
 
 class WriteGate:
