@@ -41,7 +41,6 @@ WIDGET_SHORTCUTS: tuple[tuple[str, str, QKeySequence.StandardKey | str], ...] = 
     ("Tables", "Row menu: copy ID, open in portal, fix", "Shift+F10, Menu"),
     ("Tables", "Move between rows / columns", "Arrow keys, Page Up, Page Down, Home, End"),
     ("Tables", "Extend the selection", "Shift+Arrow keys, Shift+click, Ctrl+click"),
-    ("Window", "Next / previous tab", "Ctrl+Tab, Ctrl+Shift+Tab"),
     ("Window", "Move the focus", "Tab, Shift+Tab"),
     ("Dialogs", "Close a dialog", QKeySequence.StandardKey.Cancel),
 )
