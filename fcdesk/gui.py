@@ -15,7 +15,6 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from fcdesk import __version__
-from fcdesk.appinfo import APP_ID, ICON_NAME
 from fcdesk.app import (
     Loaded,
     live_session_factory,
@@ -27,11 +26,12 @@ from fcdesk.app import (
     store_sp_secret,
     warm_up_live,
 )
+from fcdesk.appinfo import APP_ID, ICON_NAME
 from fcdesk.azure.contract import TOKEN_ENV, LiveSession
 from fcdesk.core.gcpause import freeze_long_lived
-from fcdesk.logsetup import configure_logging, register_secret
 from fcdesk.core.inventory import Inventory
 from fcdesk.core.records import RawRecord, SnapshotMeta, Source
+from fcdesk.logsetup import configure_logging, register_secret
 from fcdesk.models.palette import colors_for
 from fcdesk.models.workspace import OPENING_LABEL, SnapshotInfo, WorkspaceContext
 from fcdesk.resources_path import resource_path
@@ -40,8 +40,8 @@ from fcdesk.store.audit import AuditLog
 from fcdesk.store.settings import FILE_NAME as SETTINGS_FILE
 from fcdesk.store.settings import Settings
 from fcdesk.store.snapshot import SnapshotError
-from fcdesk.views.main_window import MainWindow, SnapshotOpenError, WindowServices
 from fcdesk.views.error_dialog import ExceptionReporter
+from fcdesk.views.main_window import MainWindow, SnapshotOpenError, WindowServices
 from fcdesk.views.theme import ThemeController
 
 log = logging.getLogger("fcdesk.gui")

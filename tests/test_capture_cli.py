@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from fcdesk.azure.contract import TOKEN_ENV
 from fcdesk.core.report import COUNT_KEYS
 from fcdesk.store.snapshot import read_snapshot
 from tests.arm_emulator import ArmEmulator, Faults, Scenario
+from tests.helpers.processes import run_offscreen
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,21 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 def fcdesk(
     *args: str, env: dict[str, str | None] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    full = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    for key, value in (env or {}).items():
-        if value is None:
-            full.pop(key, None)
-        else:
-            full[key] = value
-    return subprocess.run(
-        [sys.executable, "-m", "fcdesk", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=REPO,
-        timeout=timeout,
-        check=False,
-    )
+    return run_offscreen([sys.executable, "-m", "fcdesk", *args], env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

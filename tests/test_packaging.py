@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from fcdesk.azure.contract import TOKEN_ENV
 from fcdesk.core.records import Kind
 from fcdesk.store.snapshot import read_snapshot
 from tests.arm_emulator import ArmEmulator, Scenario
+from tests.helpers.processes import run_offscreen
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGING = REPO / "packaging"
@@ -77,21 +77,7 @@ def frozen(
     *args: str, exe: str = "fcdesk", env: dict[str, str | None] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run one of the bundle's executables offscreen (``env``: None removes a variable)."""
-    full = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    for key, value in (env or {}).items():
-        if value is None:
-            full.pop(key, None)
-        else:
-            full[key] = value
-    return subprocess.run(
-        [str(build.executable(exe)), *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=REPO,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
+    return run_offscreen([str(build.executable(exe)), *args], env=env, timeout=RUN_TIMEOUT_S)
 
 
 # ------------------------------------------------------------------------------------ the app
@@ -176,21 +162,7 @@ def _check_env(tmp_path: Path) -> dict[str, str | None]:
 
 
 def _source_check(env: dict[str, str | None]) -> dict[str, Any]:
-    full = dict(os.environ)
-    for key, value in env.items():
-        if value is None:
-            full.pop(key, None)
-        else:
-            full[key] = value
-    proc = subprocess.run(
-        [sys.executable, str(PACKAGING / "bundle_check.py")],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=REPO,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
+    proc = run_offscreen([sys.executable, str(PACKAGING / "bundle_check.py")], env=env, timeout=RUN_TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout)
 

@@ -19,8 +19,8 @@ from fcdesk.models.palette import DARK, LIGHT, colors_for
 from fcdesk.store.settings import Settings
 from fcdesk.views.about_dialog import about_text
 from fcdesk.views.shortcuts_dialog import ShortcutsDialog, all_shortcuts
-from fcdesk.views.widgets import PlainLabel
 from fcdesk.views.theme import Appearance, ThemeController, palette_is_dark
+from fcdesk.views.widgets import PlainLabel
 
 
 @pytest.fixture
