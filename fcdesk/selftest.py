@@ -45,6 +45,14 @@ def _settle(app: Any, ms: int = 150) -> None:
         time.sleep(0.005)
 
 
+def _save_png(widget: Any, out: Path, errors: list[str]) -> bool:
+    """Grab ``widget`` into ``out``; False (and a message in ``errors``) if it could not be saved."""
+    if widget.grab().save(str(out)):
+        return True
+    errors.append(f"could not save {out}")
+    return False
+
+
 def _dialogs(window: Any) -> list[tuple[str, Any]]:
     """The dialogs a person meets besides the tabs, built without any network access."""
     from fcdesk.views.compare_dialog import CompareDialog
@@ -115,11 +123,8 @@ def _security_docks(window: Any, app: Any, directory: Path, errors: list[str]) -
         if not any(table.select_row_object(w) for w in wanted):
             continue
         _settle(app)
-        out = directory / f"{name}.png"
-        if window.grab().save(str(out)):
-            saved.append(out)
-        else:
-            errors.append(f"could not save {out}")
+        if _save_png(window, directory / f"{name}.png", errors):
+            saved.append(directory / f"{name}.png")
     tab.select_first()
     return saved
 
@@ -154,11 +159,8 @@ def _help_and_dark(window: Any, app: Any, directory: Path, errors: list[str]) ->
 
     def save(widget: Any, name: str) -> None:
         _settle(app)
-        out = directory / f"{name}.png"
-        if widget.grab().save(str(out)):
-            saved.append(out)
-        else:
-            errors.append(f"could not save {out}")
+        if _save_png(widget, directory / f"{name}.png", errors):
+            saved.append(directory / f"{name}.png")
 
     about = window.open_about()
     save(about, "12-about")
@@ -401,9 +403,7 @@ def _run(result: dict[str, Any], snapshot: Path | None, screenshots: Path | None
         result["tabs"][tab.base_title] = tab.rows_shown()
         if screenshots is not None:
             out = screenshots / f"{index + 1}-{tab.key}.png"
-            if not window.grab().save(str(out)):
-                result["errors"].append(f"could not save {out}")
-            else:
+            if _save_png(window, out, result["errors"]):
                 result["screenshots"].append(str(out))
     if screenshots is not None:
         result["screenshots"] += [str(p) for p in _security_docks(window, app, screenshots, result["errors"])]
@@ -413,10 +413,8 @@ def _run(result: dict[str, Any], snapshot: Path | None, screenshots: Path | None
         _settle(app)
         if screenshots is not None:
             out = screenshots / f"{name}.png"
-            if widget.grab().save(str(out)):
+            if _save_png(widget, out, result["errors"]):
                 result["screenshots"].append(str(out))
-            else:
-                result["errors"].append(f"could not save {out}")
         widget.close()
     if screenshots is not None:
         result["screenshots"] += [str(p) for p in _run_async(app, _library_and_drift(window, screenshots))]
