@@ -142,12 +142,12 @@ def run(argv: list[str] | None = None, *, t0: float | None = None) -> int:
 
 def _start_log(argv: list[str]) -> None:
     """Commands that talk to Azure write the window's log file too (context for the audit log's
-    entries); stderr keeps only fcdesk's own lines."""
+    entries); stderr keeps only fcdesk's own lines (its warnings and errors, message only)."""
     import logging
 
     from fcdesk.logsetup import configure_logging, register_secret
 
-    configure_logging()
+    configure_logging(stderr_warnings=True)
     for name in ("FCDESK_ACCESS_TOKEN", "AZURE_CLIENT_SECRET"):
         register_secret(os.environ.get(name))
     logging.getLogger("fcdesk.cli").info("fcdesk %s %s", __version__, " ".join(argv))

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from fcdesk import __version__
 from fcdesk.app import (
     Loaded,
+    demo_snapshot_path,
     live_session_factory,
     load_inventory,
     make_actions,
@@ -33,7 +34,7 @@ from fcdesk.core.inventory import Inventory
 from fcdesk.core.records import RawRecord, SnapshotMeta, Source
 from fcdesk.logsetup import configure_logging, register_secret
 from fcdesk.models.palette import colors_for
-from fcdesk.models.workspace import OPENING_LABEL, SnapshotInfo, WorkspaceContext
+from fcdesk.models.workspace import SnapshotInfo, WorkspaceContext
 from fcdesk.resources_path import resource_path
 from fcdesk.store import paths
 from fcdesk.store.audit import AuditLog
@@ -138,7 +139,7 @@ def build_window(
     if loaded is not None:
         context = WorkspaceContext(loaded.inventory, SnapshotInfo(loaded.path, loaded.source))
     elif opening is not None:  # a large snapshot is read after the window shows: say so, not "demo"
-        context = WorkspaceContext(empty_inventory(), SnapshotInfo(opening, Source.IMPORT, label=OPENING_LABEL))
+        context = WorkspaceContext(empty_inventory(), SnapshotInfo(opening, Source.IMPORT, opening=True))
     else:
         context = WorkspaceContext(empty_inventory(), SnapshotInfo(None, Source.DEMO))
     colors = colors_for(is_dark(app))
@@ -180,12 +181,42 @@ def _startup_load(path: Path) -> tuple[Loaded | None, str | None]:
         return None, exc.user_message
 
 
-def run_gui(snapshot: Path | None) -> int:
-    import qasync
+async def open_and_wait(window: MainWindow, path: Path) -> bool:
+    """Open ``path`` in the window (on a worker thread); True once shown, False if it failed."""
+    done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
+    def finish(ok: bool) -> None:
+        if not done.done():
+            done.set_result(ok)
+
+    opened = lambda _p: finish(True)  # noqa: E731
+    failed = lambda _m: finish(False)  # noqa: E731
+    window.snapshotOpened.connect(opened)
+    window.openFailed.connect(failed)
+    try:
+        window.open_snapshot(path)
+        return await done
+    finally:
+        window.snapshotOpened.disconnect(opened)
+        window.openFailed.disconnect(failed)
+
+
+def run_gui(snapshot: Path | None) -> int:
     configure_logging()  # first: everything after it, Qt's own messages included, reaches the file
     register_secret(os.environ.get(TOKEN_ENV))
     log.info("fcdesk %s starting", __version__)
+    try:
+        return _run_gui(snapshot)
+    except Exception:
+        # Before the error dialog is installed, or after it is gone; in a windowed build there is
+        # no stderr, so the log file is the only place this can be read.
+        log.critical("fcdesk stopped on an unexpected error", exc_info=True)
+        raise
+
+
+def _run_gui(snapshot: Path | None) -> int:
+    import qasync
+
     app = make_app()
     install_qt_log_bridge()
     quiet_executor_debug_log()
@@ -211,11 +242,10 @@ def run_gui(snapshot: Path | None) -> int:
         closing = asyncio.Event()
         app.aboutToQuit.connect(closing.set)
         if loaded is None and error is None:
-            opened = asyncio.Event()
-            window.snapshotOpened.connect(lambda _p: opened.set())
-            window.openFailed.connect(lambda _m: opened.set())
-            window.open_snapshot(path)
-            await opened.wait()  # the stored snapshot first, so a live refresh is not overwritten by it
+            # the stored snapshot first, so a live refresh is not overwritten by it; if it cannot be
+            # read (the window says why), the demo rather than an empty window
+            if not await open_and_wait(window, path) and path != demo_snapshot_path():
+                await open_and_wait(window, demo_snapshot_path())
         # A remembered non-interactive sign-in (Azure CLI, or the token variable set) refreshes in
         # the background; otherwise the stored snapshot stays until the user clicks Sign in.
         window.maybe_sign_in_silently()

@@ -84,11 +84,14 @@ _SECRET_KEYS = frozenset(
         "key2",
         "sig",
         "xmsauthorizationauxiliary",
+        "devicecode",
+        "codeverifier",
     }
 )
-#: SAS parameters that are only secrets in a query string (``?sv=…&se=…&sig=…``): elsewhere ``se`` and
-#: ``sv`` are too common to blank.
-_SAS_QUERY_KEYS = frozenset({"se", "sv", "skoid", "sktid", "skt", "ske", "sks", "skv"})
+#: Parameters that are only secrets in a query string (SAS ``?sv=…&se=…&sig=…``, an OAuth redirect's
+#: ``?code=…``): elsewhere ``se``, ``sv`` and ``code`` (ARM's ``"code": "AuthorizationFailed"``) are
+#: too common to blank.
+_SAS_QUERY_KEYS = frozenset({"se", "sv", "skoid", "sktid", "skt", "ske", "sks", "skv", "code"})
 #: Header names written ``Name: value`` (no quotes) whose value runs to the end of the line.
 _HEADER_KEYS = frozenset(
     {
@@ -105,8 +108,17 @@ _HEADER_KEYS = frozenset(
 _PEM = re.compile(
     r"-----BEGIN (?P<kind>[A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END (?P=kind)-----|\Z)", re.DOTALL
 )
-#: No word boundary before it: a URL-encoded header reads ``Bearer%20eyJ…``.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){1,3}")
+#: A JWT starts a run of base64url characters (or follows a %-escape: a URL-encoded header reads
+#: ``Bearer%20eyJ…``). Starting only there, with possessive runs, keeps this linear: an ``eyJ`` found
+#: anywhere inside a long run made the old pattern scan to the run's end each time (minutes per MB).
+_JWT = re.compile(
+    r"(?:(?<![A-Za-z0-9_-])|(?<=%[0-9A-Fa-f]{2}))"
+    r"eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{2,}+(?:\.[A-Za-z0-9_-]*+){1,3}"
+)
+#: Entra ID's opaque codes and refresh tokens (``0.AXoA…``, ``1.AV…``), e.g. an authorization code.
+_ENTRA_OPAQUE = re.compile(r"(?<![\w.-])[01]\.A[A-Za-z0-9_-]{40,}+")
+#: Credentials in a URL (``https://user:password@proxy``): the password part.
+_URL_PASSWORD = re.compile(r"(?<=://)(?P<user>[^/\s:@]++):[^/\s@]++(?=@)")
 #: ``Bearer <token>`` (RFC 6750's b64token characters), but not a challenge
 #: (``Bearer authorization_uri="…"``) nor prose about tokens ("Bearer token authentication…").
 _BEARER = re.compile(
@@ -219,6 +231,8 @@ def redact(text: str) -> str:
     text = _PEM.sub(_mask_pem, text)
     text = _mask_pairs(text)
     text = _BEARER.sub(_mask_bearer, text)
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('user')}:{MASK}", text)
+    text = _ENTRA_OPAQUE.sub(MASK, text)
     return _JWT.sub(MASK, text)
 
 
@@ -284,8 +298,8 @@ class RedactingFormatter(logging.Formatter):
     its arguments, the traceback and the stack are scrubbed together, after formatting, so that no
     part of a record reaches the file unscrubbed."""
 
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    def __init__(self, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
+        super().__init__(fmt)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
@@ -296,7 +310,18 @@ class RedactingFormatter(logging.Formatter):
 
 
 class _LogFile(logging.handlers.RotatingFileHandler):
-    """The rotating log file, created (and re-created at each rotation) readable by its owner only."""
+    """The rotating log file, created (and re-created at each rotation) readable by its owner only.
+
+    When rotating fails (Windows: another fcdesk process, e.g. a scheduled capture, has the file
+    open), it keeps appending to the same file rather than dropping every later line.
+    """
+
+    def doRollover(self) -> None:  # noqa: N802 - logging API
+        try:
+            super().doRollover()
+        except OSError:
+            if self.stream is None:
+                self.stream = self._open()
 
     def _open(self) -> io.TextIOWrapper:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
@@ -311,6 +336,12 @@ class _LogFile(logging.handlers.RotatingFileHandler):
 
 class _Console(logging.StreamHandler):  # type: ignore[type-arg]
     """The optional stderr copy of the log (``console=True``), redacted like the file."""
+
+
+class _Warnings(logging.StreamHandler):  # type: ignore[type-arg]
+    """fcdesk's own warnings and errors on stderr for the command line (``stderr_warnings=True``):
+    without it they would only reach the file, since Python's last-resort handler stops printing
+    once the root logger has one."""
 
 
 def _ours() -> list[logging.Handler]:
@@ -343,7 +374,11 @@ def resolve_level(level: int | str | None = None) -> int:
 
 
 def configure_logging(
-    *, log_dir: Path | None = None, level: int | str | None = None, console: bool = False
+    *,
+    log_dir: Path | None = None,
+    level: int | str | None = None,
+    console: bool = False,
+    stderr_warnings: bool = False,
 ) -> Path | None:
     """Write the log to ``<log_dir>/fcdesk.log`` (default ``paths.log_dir()``); return that file.
 
@@ -367,6 +402,12 @@ def configure_logging(
         stream = _Console(sys.stderr)
         stream.setFormatter(RedactingFormatter())
         root.addHandler(stream)
+    ours = logging.getLogger("fcdesk")
+    if stderr_warnings and not any(isinstance(h, _Warnings) for h in ours.handlers) and sys.stderr is not None:
+        warnings = _Warnings(sys.stderr)
+        warnings.setLevel(logging.WARNING)
+        warnings.setFormatter(RedactingFormatter("fcdesk: %(message)s"))
+        ours.addHandler(warnings)
     return log_file()
 
 
@@ -374,13 +415,14 @@ def unconfigure_logging() -> None:
     """Remove (and close) the handlers :func:`configure_logging` installed (tests, a clean exit)."""
     _remove(_LogFile)
     _remove(_Console)
+    _remove(_Warnings)
 
 
 def _remove(kind: type[logging.Handler]) -> None:
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, kind)]:
-        root.removeHandler(handler)
-        handler.close()
+    for logger in (logging.getLogger(), logging.getLogger("fcdesk")):
+        for handler in [h for h in logger.handlers if isinstance(h, kind)]:
+            logger.removeHandler(handler)
+            handler.close()
 
 
 def _open_file(folder: Path, target: Path) -> _LogFile | None:

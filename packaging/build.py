@@ -99,7 +99,11 @@ def build_lock() -> Iterator[None]:
         except ImportError:  # Windows: no lock, builds are not run concurrently there
             yield
             return
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("waiting for another build of dist/fcdesk to finish...", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -204,9 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--self-test", action="store_true", help="then run the frozen app's --self-test")
     parser.add_argument("--verbose", action="store_true", help="PyInstaller's INFO log (default: warnings)")
     args = parser.parse_args(argv)
-    code = build(force=args.force, verbose=args.verbose)
-    if code == 0 and args.self_test:
-        code = self_test()
+    with build_lock():  # held through the self-test: no other build may replace the bundle under it
+        code = _build(force=args.force, verbose=args.verbose)
+        if code == 0 and args.self_test:
+            code = self_test()
     return code
 
 

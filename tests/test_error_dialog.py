@@ -182,6 +182,46 @@ def test_later_problems_are_added_to_the_open_dialog_not_stacked(reporters, host
     assert details.count("Traceback (most recent call last)") == 3
 
 
+def test_an_error_that_keeps_repeating_is_capped_in_the_dialog_and_the_log(
+    reporters, host: QWidget, log_folder: Path, qtbot
+) -> None:
+    """An exception in a timer or a paint repeats for ever: the dialog keeps the first details and
+    counts the rest; the log keeps the first tracebacks and a line for each repeat."""
+    from fcdesk.views.error_dialog import FULL_TRACEBACKS, MAX_APPENDED
+
+    reporter = reporters()
+    reporter.install()
+    for _ in range(MAX_APPENDED + 10):
+        sys.excepthook(*raised(ZeroDivisionError("paint: division by zero")))
+    qtbot.waitUntil(lambda: reporter.count == MAX_APPENDED + 10)
+    dialog = reporter.dialog
+    assert dialog is not None and dialog.more == MAX_APPENDED + 9
+    details = dialog.details_text()
+    assert details.count("Traceback (most recent call last)") == 1 + MAX_APPENDED
+    assert f"Only the first {MAX_APPENDED} further problems are shown here" in details
+    logged = read_log(log_folder)
+    assert logged.count("Traceback (most recent call last)") == FULL_TRACEBACKS
+    assert f"the same error again, {MAX_APPENDED + 10} times so far" in logged
+
+
+def test_the_dialog_is_usable_while_a_window_modal_dialog_is_open(reporters, host: QWidget, qtbot) -> None:
+    """Errors are likeliest inside dialogs (sign-in, export), which block their window: the error
+    dialog goes in front of the modal one, not behind it as a blocked child of the window."""
+    from PySide6.QtWidgets import QDialog
+
+    modal = QDialog(host)
+    modal.open()  # window-modal, as the sign-in wizard and the export dialog open
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is modal)
+    reporter = reporters()
+    reporter.install()
+    sys.excepthook(*raised(RuntimeError("in the sign-in wizard")))
+    qtbot.waitUntil(lambda: reporter.dialog is not None)
+    assert reporter.dialog.parent() is modal
+    qtbot.mouseClick(reporter.dialog.close_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: reporter.dialog is None)
+    modal.reject()
+
+
 def test_a_new_dialog_after_the_first_was_closed(reporters, host: QWidget, qtbot) -> None:
     reporter = reporters()
     reporter.install()

@@ -355,6 +355,20 @@ REALISTIC = [
         ["expires_on=1893456000"],
         id="reprs",
     ),
+    pytest.param(
+        "GET /?code=0.AXoAq1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c2v3b4&state=abc HTTP/1.1 "
+        "Got auth response: {'code': '0.AXoAq1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c2v3b4', "
+        "'device_code': 'DAQABAAEAAAD--DLA3VO7QrddgJg7WevrxyzT'}",
+        ["0.AXoAq1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c2v3b4", "DAQABAAEAAAD--DLA3VO7QrddgJg7WevrxyzT"],
+        ["state=abc", "Got auth response:"],
+        id="MSAL authorization and device codes",
+    ),
+    pytest.param(
+        "connecting through https://corp-user:Pr0xy-Passw0rd@proxy.contoso.example:8080/ to ARM",
+        ["Pr0xy-Passw0rd"],
+        ["https://corp-user:", "@proxy.contoso.example:8080/"],
+        id="credentials in a proxy URL",
+    ),
 ]
 
 
@@ -378,6 +392,7 @@ NOT_SECRETS = [
     '{"token_type": "Bearer", "expires_in": 3599}',
     '{"rateLimits": [{"key": "token", "renewalPeriod": 60, "count": 1000}], "secret": 42, "password": null}',
     "could not get token: timeout after 30 s; se=1 in prose; use=x",
+    '{"error": {"code": "AuthorizationFailed", "message": "The client does not have authorization"}}',
     "/subscriptions/0b1f6471/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/acct",
     "Signed in as alice@contoso.example (tenant 72f988bf) with a token from FCDESK_ACCESS_TOKEN.",
 ]
@@ -386,6 +401,26 @@ NOT_SECRETS = [
 @pytest.mark.parametrize("text", NOT_SECRETS)
 def test_redact_leaves_ordinary_text_alone(text: str) -> None:
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "eyJ" * 333_334,  # an "eyJ" starting every few characters of one long base64 run
+        "A" * 1_000_000 + "eyJ",
+        "eyJhbGciOiJIUzI1NiJ9." * 50_000,
+        '{"key": "' + "a=" * 500_000 + '"}',
+    ],
+    ids=["eyJ run", "long run", "dotted run", "key-value run"],
+)
+def test_redaction_stays_linear_on_a_megabyte_line(text: str) -> None:
+    """The formatter runs on whatever thread logs, the GUI thread included: a 1 MB line must not
+    backtrack. The JWT pattern once took 223 s on the first input; the bound is 20× what it takes now."""
+    import time
+
+    started = time.perf_counter()
+    redact(text)
+    assert time.perf_counter() - started < 3.0
 
 
 def test_registered_secrets_are_masked_literally_in_every_spelling() -> None:
@@ -459,3 +494,40 @@ def test_logsetup_needs_no_qt_and_no_azure() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert logsetup.__all__  # the public names are declared
+
+
+def test_the_command_line_still_prints_fcdesks_warnings_redacted(
+    restore_logging: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once the root logger has the file, Python's last-resort stderr handler falls silent: the CLI
+    asks for fcdesk's own warnings on stderr (message only), scrubbed like the file."""
+    token = make_jwt()
+    configure_logging(log_dir=tmp_path, stderr_warnings=True)
+    configure_logging(log_dir=tmp_path, stderr_warnings=True)  # idempotent: printed once
+    logging.getLogger("fcdesk.actions").error("could not append to the audit log (Bearer %s)", token)
+    logging.getLogger("fcdesk.actions").info("an ordinary line")
+    logging.getLogger("azure.identity").warning("a third-party warning")
+    err = capsys.readouterr().err
+    assert err == "fcdesk: could not append to the audit log (Bearer ***)\n"
+    text = (tmp_path / "fcdesk.log").read_text(encoding="utf-8")
+    assert "an ordinary line" in text and "a third-party warning" in text and token not in text
+
+
+def test_a_failed_rotation_keeps_writing_to_the_same_file(restore_logging: None, tmp_path: Path) -> None:
+    """Windows refuses to rename a file another process holds open: lines must not be lost then."""
+    path = configure_logging(log_dir=tmp_path)
+    assert path is not None
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "baseFilename", None) == str(path))
+    real_rotate = handler.rotate
+
+    def refuse(source: str, dest: str) -> None:
+        raise PermissionError(13, "The process cannot access the file", source)
+
+    handler.rotate = refuse  # type: ignore[method-assign]
+    handler.maxBytes = 200
+    log = logging.getLogger("fcdesk.test")
+    for i in range(20):
+        log.warning("line %02d %s", i, "x" * 40)
+    handler.rotate = real_rotate  # type: ignore[method-assign]
+    text = path.read_text(encoding="utf-8")
+    assert all(f"line {i:02d}" in text for i in range(20))

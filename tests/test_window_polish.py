@@ -322,3 +322,56 @@ def test_back_to_system_restores_a_native_style_and_its_palette(qapp, qtbot, res
     qapp.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Dark)
     qtbot.waitUntil(lambda: seen == [True], timeout=1000)
     assert theme.dark
+
+
+def test_an_unreadable_startup_snapshot_gives_way_to_the_demo(qtbot, qapp, qloop, tmp_path: Path, restore_appearance) -> None:
+    """At start the stored snapshot turns out unreadable: the window says why, stops saying
+    "Opening…", and shows the demo; the remembered scope is not applied to the demo."""
+    import asyncio
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from fcdesk.gui import open_and_wait
+
+    bad = tmp_path / "big.fcsnap"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    settings_path = tmp_path / "settings.json"
+    stored = Settings(settings_path)
+    stored.set("window/subscription", "00000000-0000-0000-0000-0000000000aa")
+    stored.save()
+    window = build_window(qapp, None, Settings(settings_path), opening=bad)
+    qtbot.addWidget(window)
+    assert window.opening
+
+    first = asyncio.ensure_future(open_and_wait(window, bad))
+    qtbot.waitUntil(first.done, timeout=10000)
+    assert first.result() is False and not window.opening
+    assert "Opening" not in window.source_banner.label.text()
+    box = window.findChild(QMessageBox)
+    assert box is not None and "big.fcsnap" in box.text()
+    box.close()
+
+    second = asyncio.ensure_future(open_and_wait(window, demo_snapshot_path()))
+    qtbot.waitUntil(second.done, timeout=10000)
+    assert second.result() is True
+    assert "made-up tenant" in window.source_banner.label.text()
+    assert window.subscription_combo.currentData() is None  # "All subscriptions"
+
+
+def test_a_crash_before_the_window_exists_is_in_the_log(
+    monkeypatch: pytest.MonkeyPatch, isolated_user_dirs: dict[str, Path]
+) -> None:
+    """A windowed build has no stderr: a failure before the error dialog exists must reach the log."""
+    import fcdesk.gui
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the window could not be built")
+
+    monkeypatch.setattr(fcdesk.gui, "build_window", broken)
+    # it would replace pytest-qt's Qt message handler for the rest of the session
+    monkeypatch.setattr(fcdesk.gui, "install_qt_log_bridge", lambda: None)
+    with pytest.raises(RuntimeError, match="could not be built"):
+        fcdesk.gui.run_gui(demo_snapshot_path())
+    log = (isolated_user_dirs["data"] / "logs" / "fcdesk.log").read_text(encoding="utf-8")
+    assert "CRITICAL fcdesk.gui: fcdesk stopped on an unexpected error" in log
+    assert "RuntimeError: the window could not be built" in log and "Traceback" in log

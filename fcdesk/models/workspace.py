@@ -48,18 +48,16 @@ RightsChecker = Callable[[str, str], Awaitable[RightsAnswer]]
 
 @dataclass(frozen=True, slots=True)
 class SnapshotInfo:
-    """Where the data shown came from. ``label == OPENING_LABEL`` with an empty inventory: the window
-    is up while ``path`` is still being read (a large snapshot at start)."""
+    """Where the data shown came from. ``opening``: an empty placeholder while ``path`` is still
+    being read (a large snapshot at start)."""
 
     path: Path | None  #: file it came from (None: built in memory)
     source: Source | str
     label: str = ""
     #: fetched from Azure by this window (a refresh in progress or just finished), not read from a file
     live: bool = False
-
-
-#: SnapshotInfo.label of the placeholder shown while the start-up snapshot is read
-OPENING_LABEL = "opening…"
+    #: a placeholder: the window is up and ``path`` is being read
+    opening: bool = False
 
 
 class WorkspaceContext(QObject):

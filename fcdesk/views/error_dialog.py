@@ -28,6 +28,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -95,6 +96,17 @@ def _now() -> str:
 
 # ---------------------------------------------------------------------------------- the dialog
 
+
+#: Further problems whose details are appended to an open dialog; later ones are only counted.
+MAX_APPENDED = 20
+#: Occurrences of one error (same type, same frames) logged with their traceback; later ones: a line.
+FULL_TRACEBACKS = 3
+
+
+def _signature(info: tuple[Any, ...]) -> tuple[str, tuple[tuple[str, int], ...]]:
+    """What makes two exceptions "the same error": their type and the frames they went through."""
+    frames = traceback.extract_tb(info[2]) if info[2] is not None else []
+    return getattr(info[0], "__qualname__", str(info[0])), tuple((f.filename, f.lineno or 0) for f in frames)
 
 class ErrorDialog(QDialog):
     """One unexpected problem (and those that followed it), calmly: what happened, that fcdesk is
@@ -197,12 +209,18 @@ class ErrorDialog(QDialog):
         return self.details_edit.toPlainText()
 
     def add_problem(self, problem: str, details: str) -> None:
-        """Another problem while this one is open: counted, and its details appended."""
+        """Another problem while this one is open: counted, and its details appended (the first
+        MAX_APPENDED only: an error repeating in a timer or a paint must not grow the dialog forever)."""
         self._more += 1
         plural = "problem" if self._more == 1 else "problems"
         self.more_label.setText(f"{self._more} more {plural} happened since; the last: {redact(problem)}")
         self.more_label.setVisible(True)
-        self.details_edit.appendPlainText(f"\n{redact(details)}")
+        if self._more <= MAX_APPENDED:
+            self.details_edit.appendPlainText(f"\n{redact(details)}")
+        elif self._more == MAX_APPENDED + 1:
+            self.details_edit.appendPlainText(
+                f"\n(Only the first {MAX_APPENDED} further problems are shown here; the log has the rest.)"
+            )
 
     def copy_details(self) -> str:
         """Put the details on the clipboard and say so on the button for two seconds."""
@@ -260,6 +278,7 @@ class ExceptionReporter(QObject):
         self._loop = loop
         self._dialog: ErrorDialog | None = None
         self.count = 0  #: problems reported since construction
+        self._seen: dict[tuple[str, tuple[tuple[str, int], ...]], int] = {}  #: occurrences per error
         # The hooks, bound once: uninstall() compares them with what is installed now.
         self._sys_hook = self._on_sys_exception
         self._thread_hook = self._on_thread_exception
@@ -346,7 +365,12 @@ class ExceptionReporter(QObject):
         """Log the problem and send it to the GUI thread; False if that failed (the caller then falls
         back to the previous hook, so nothing is lost)."""
         try:
-            log.error("%s", what, exc_info=info)
+            key = _signature(info)
+            seen = self._seen[key] = self._seen.get(key, 0) + 1
+            if seen <= FULL_TRACEBACKS:
+                log.error("%s", what, exc_info=info)
+            else:  # the same error again (a timer, a paint): one line, so the log keeps the first one
+                log.error("%s (the same error again, %d times so far; its traceback is above)", what, seen)
             problem = problem_line(info[0], info[1])
             details = f"{what} at {_now()}\n{traceback_text(*info)}"
             self._arrived.emit(problem, details)
@@ -388,6 +412,11 @@ class ExceptionReporter(QObject):
         self._dialog = None
 
     def _parent(self) -> QWidget | None:
+        """The window-modal dialog in front, if any (a child of the main window would be blocked by
+        it, so Close and Copy details would not respond), else the main window."""
+        modal = QApplication.activeModalWidget()
+        if modal is not None:
+            return modal
         try:
             return self._parent_provider()
         except Exception:  # noqa: BLE001 - a window being torn down: the dialog stands alone

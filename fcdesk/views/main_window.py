@@ -51,7 +51,7 @@ from fcdesk.core.policy import GuardrailPolicy
 from fcdesk.core.records import Source
 from fcdesk.core.text import as_of
 from fcdesk.models.palette import StateColors
-from fcdesk.models.workspace import OPENING_LABEL, REFRESH_REASON, SnapshotInfo, WorkspaceContext
+from fcdesk.models.workspace import REFRESH_REASON, SnapshotInfo, WorkspaceContext
 from fcdesk.views.base import WorkspaceTab
 from fcdesk.views.guardrails_tab import GuardrailsTab
 from fcdesk.views.policies_tab import AssetsTab, PoliciesTab
@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self._warm: asyncio.Future[None] | None = None
         self.refresher = RefreshController(context, services.save_snapshot, self)
         self._shortcuts_dialog: QDialog | None = None
+        self._scope_waiting = False  #: the remembered scope waits for the start-up snapshot
         if services.theme is not None:
             services.theme.setParent(self)  # it follows the system's scheme as long as the window lives
         self.setWindowTitle("fcdesk")
@@ -663,6 +664,9 @@ class MainWindow(QMainWindow):
         return inventory, info
 
     def _open_failed(self, message: str) -> None:
+        if self.opening:  # the start-up snapshot is unreadable: no placeholder "opening" for ever
+            self.context.set_info(replace(self.context.info, opening=False, path=None))
+            self._stop_waiting_for_scope()  # the remembered scope is not for whatever opens next
         self.openFailed.emit(message)
         box = QMessageBox(QMessageBox.Icon.Warning, "Could not open snapshot", message, QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
@@ -989,14 +993,15 @@ class MainWindow(QMainWindow):
     @property
     def opening(self) -> bool:
         """The start-up snapshot is still being read (the tabs are empty placeholders)."""
-        info = self.context.info
-        return info.label == OPENING_LABEL and not info.live
+        return self.context.info.opening
 
     def _restore_scope(self, settings: SettingsStore) -> None:
         """The subscription and project chosen last time, when the data shown still has them (a
         snapshot still opening: once it has opened)."""
         if self.opening:
-            self.snapshotOpened.connect(self._restore_scope_once)
+            if not self._scope_waiting:
+                self._scope_waiting = True
+                self.snapshotOpened.connect(self._restore_scope_once)
             return
         sub, project = settings.get("window/subscription"), settings.get("window/project")
         if isinstance(sub, str) and self.subscription_combo.findData(sub) > 0:
@@ -1006,8 +1011,13 @@ class MainWindow(QMainWindow):
             if idx > 0:
                 self.project_combo.setCurrentIndex(idx)
 
+    def _stop_waiting_for_scope(self) -> None:
+        if self._scope_waiting:
+            self._scope_waiting = False
+            self.snapshotOpened.disconnect(self._restore_scope_once)
+
     def _restore_scope_once(self, _path: str) -> None:
-        self.snapshotOpened.disconnect(self._restore_scope_once)
+        self._stop_waiting_for_scope()
         if self.services.settings is not None:
             self._restore_scope(self.services.settings)
 
