@@ -375,3 +375,15 @@ def test_a_crash_before_the_window_exists_is_in_the_log(
     log = (isolated_user_dirs["data"] / "logs" / "fcdesk.log").read_text(encoding="utf-8")
     assert "CRITICAL fcdesk.gui: fcdesk stopped on an unexpected error" in log
     assert "RuntimeError: the window could not be built" in log and "Traceback" in log
+
+
+def test_shortcuts_read_as_people_type_them(window, qtbot) -> None:
+    dialog = window.open_shortcuts()
+    assert "Backtab" not in " ".join(s.keys for s in dialog.shortcuts)
+    previous = dialog.keys_for("Previous tab")
+    assert previous is not None and previous.startswith(
+        QKeySequence("Ctrl+Shift+Tab").toString(QKeySequence.SequenceFormat.NativeText)
+    )
+    copy = next(s for s in dialog.shortcuts if s.group == "Tables" and s.action.startswith("Copy"))
+    assert copy.keys == QKeySequence(QKeySequence.StandardKey.Copy).toString(QKeySequence.SequenceFormat.NativeText)
+    dialog.close()

@@ -51,10 +51,15 @@ def _plain(text: str) -> str:
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&").strip()
 
 
+def _shown(key: QKeySequence) -> str:
+    """A key as people read it: Qt spells Shift+Tab as "Shift+Backtab"."""
+    return key.toString(QKeySequence.SequenceFormat.NativeText).replace("Backtab", "Tab")
+
+
 def _native(keys: QKeySequence.StandardKey | str) -> str:
     if isinstance(keys, QKeySequence.StandardKey):
-        bound = QKeySequence.keyBindings(keys)
-        return ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in bound)
+        bound = QKeySequence.keyBindings(keys)  # the first is the usual one (not Ctrl+Ins, the Copy key)
+        return _shown(bound[0]) if bound else ""
     return ", ".join(
         QKeySequence(part.strip()).toString(QKeySequence.SequenceFormat.NativeText) or part.strip()
         for part in keys.split(",")
@@ -74,7 +79,7 @@ def menu_shortcuts(menu_bar: QMenuBar) -> list[Shortcut]:
             keys = [k for k in act.shortcuts() if not k.isEmpty()]
             if act.isSeparator() or not keys:
                 continue
-            text = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in keys)
+            text = ", ".join(_shown(k) for k in keys)
             out.append(Shortcut(group, _plain(act.text()), text))
 
     for top in menu_bar.actions():
