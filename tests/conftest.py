@@ -2,6 +2,8 @@
 
 - ``isolated_user_dirs`` (autouse): ``FCDESK_DATA_DIR``/``FCDESK_CONFIG_DIR`` point into the test's
   ``tmp_path``, so no test reads or writes the real per-user folders.
+- ``base``, ``scenario``, ``emu`` (from ``tests/helpers/emulator_fixtures.py``): a fresh copy of the
+  demo tenant in a running ARM emulator, for tests that write to it.
 - ``restore_logging`` (autouse): fcdesk's log file handler is removed after each test and the
   logger levels it set are restored.
 - ``in_memory_keyring`` (autouse): an ``InMemoryKeyring`` is the active keyring backend during the
@@ -27,7 +29,7 @@ import pytest
 
 from tests.helpers.in_memory_keyring import InMemoryKeyring
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.helpers.emulator_fixtures"]
 
 
 @pytest.fixture(autouse=True)

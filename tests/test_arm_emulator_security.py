@@ -25,22 +25,6 @@ API_PRICINGS, API_CS = "2024-01-01", "2025-09-01"
 PURVIEW = "AIPromptSharingWithPurview"
 
 
-@pytest.fixture(scope="module")
-def base() -> Scenario:
-    return Scenario.demo()
-
-
-@pytest.fixture
-def scenario(base: Scenario) -> Scenario:
-    return Scenario(base.meta, base.records)
-
-
-@pytest.fixture
-def emu(scenario: Scenario):
-    with ArmEmulator(scenario) as emulator:
-        yield emulator
-
-
 def pricing_path(sub: str, name: str = "AI") -> str:
     return f"/subscriptions/{sub}/providers/Microsoft.Security/pricings/{name}?api-version={API_PRICINGS}"
 

@@ -73,22 +73,6 @@ DEFAULTV2_GAPS = {XPIA, SPOTLIGHTING, *PROFANITY}
 # ------------------------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module")
-def base() -> Scenario:
-    return Scenario.demo()
-
-
-@pytest.fixture
-def scenario(base: Scenario) -> Scenario:
-    """A fresh copy of the demo tenant (records are shared: writes replace them, never edit them)."""
-    return Scenario(base.meta, base.records)
-
-
-@pytest.fixture
-def emu(scenario: Scenario):
-    with ArmEmulator(scenario) as emulator:
-        yield emulator
-
 
 async def call(
     emulator: ArmEmulator,
