@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QtMsgType, qInstallMessageHandler
-from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from fcdesk import __version__
@@ -104,13 +104,6 @@ def app_icon() -> QIcon:
     return icon
 
 
-def is_dark(app: QGuiApplication) -> bool:
-    scheme = app.styleHints().colorScheme()
-    if scheme == Qt.ColorScheme.Dark:
-        return True
-    return app.palette().window().color().lightness() < 128
-
-
 def read_for_window(path: Path) -> tuple[Inventory, SnapshotInfo]:
     """Blocking loader handed to the window; failures become a user-facing SnapshotOpenError."""
     try:
@@ -142,7 +135,7 @@ def build_window(
         context = WorkspaceContext(empty_inventory(), SnapshotInfo(opening, Source.IMPORT, opening=True))
     else:
         context = WorkspaceContext(empty_inventory(), SnapshotInfo(None, Source.DEMO))
-    colors = colors_for(is_dark(app))
+    colors = colors_for(False)  # the ThemeController below sets them for the appearance in use
     services = WindowServices(
         load_snapshot=read_for_window,
         settings=settings,

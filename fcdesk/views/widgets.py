@@ -48,6 +48,7 @@ from fcdesk.core.portal import PortalLink
 from fcdesk.models.proxy import FastSortFilterProxy
 from fcdesk.models.table import ROW_ROLE, RowTableModel, plain_tooltip
 from fcdesk.models.workspace import CHECKING_REASON, POLICY_RIGHTS, WorkspaceContext
+from fcdesk.views.theme import palette_is_dark
 
 log = logging.getLogger(__name__)
 
@@ -594,7 +595,7 @@ class Banner(QFrame):
         self.setVisible(False)
 
     def restyle(self) -> None:
-        dark = QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        dark = palette_is_dark(QGuiApplication.palette())
         if dark == self._dark:  # only act on a real switch: re-setting a style sheet re-polishes
             return
         self._dark = dark
